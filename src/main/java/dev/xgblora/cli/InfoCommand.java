@@ -1,0 +1,36 @@
+package dev.xgblora.cli;
+
+import dev.xgblora.kernels.Backends;
+
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+
+/** {@code xgblora info}: the JVM, vector hardware and kernel backends this run would use. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Print the JDK, the preferred vector species and lanes, threads and kernel backends.",
+        footer = {"", "Example:", "  xgblora info", "  XGBLORA_JAVA_OPTS=-Dxgblora.threads=1 xgblora info"})
+public final class InfoCommand implements Callable<Integer> {
+
+    @Override
+    public Integer call() {
+        Runtime rt = Runtime.getRuntime();
+        System.out.println("jdk:              " + System.getProperty("java.vm.name") + " " + Runtime.version()
+                + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")");
+        System.out.println("os/arch:          " + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        System.out.println("cores:            " + rt.availableProcessors());
+        System.out.println("max heap:         " + rt.maxMemory() / (1024 * 1024) + " MiB");
+        System.out.println("vector species:   " + vectorSpecies());
+        System.out.println("kernel threads:   " + Backends.threadsProperty() + " (-Dxgblora.threads)");
+        System.out.println("kernel backends:  " + String.join(", ", Backends.available()));
+        System.out.println("default backend:  " + System.getProperty("xgblora.kernels", "vector") + " (-Dxgblora.kernels)");
+        return 0;
+    }
+
+    /** FloatVector.SPECIES_PREFERRED, or why it is not there. */
+    static String vectorSpecies() {
+        if (!Backends.available().contains("vector")) return "unavailable (run with --add-modules jdk.incubator.vector)";
+        var s = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        return s + ", " + s.length() + " float lanes, " + s.vectorBitSize() + " bits";
+    }
+}
