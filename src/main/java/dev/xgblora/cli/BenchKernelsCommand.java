@@ -33,7 +33,7 @@ public final class BenchKernelsCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs per case first, at least (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--warmup-ms", defaultValue = "1000",
+    @Option(names = "--warmup-ms", defaultValue = "2000",
             description = "Keep warming up until this much time has passed, so the JIT has compiled the kernels (default: ${DEFAULT-VALUE}).")
     long warmupMs;
 

@@ -2,6 +2,7 @@ package dev.xgblora.kernels;
 
 import dev.xgblora.tensor.DType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -130,11 +131,22 @@ final class VectorGemm {
         for (int panel = 0; panel * NR < nc; panel++) {
             int n = jc + panel * NR, width = Math.min(NR, nc - panel * NR);
             int base = panel * kc * NR;
-            if (b.cs() == 1 && b.dtype() == DType.F32 && width == NR) {
+            if (b.cs() == 1 && b.dtype() == DType.F32) {
+                // Rows of B are contiguous: copy NV vectors per depth step; masks zero the padding.
+                for (int v = 0; v < NV; v++) {
+                    VectorMask<Float> mask = S.indexInRange(v * L, width);
+                    for (int p = 0; p < kc; p++) {
+                        long src = (b.offset() + (pc + p) * b.rs() + n + (long) v * L) * 4;
+                        FloatVector.fromMemorySegment(S, seg, src, LE, mask).intoArray(dst, base + p * NR + v * L);
+                    }
+                }
+                continue;
+            }
+            if (b.cs() == 1 && b.dtype() == DType.BF16 && width == NR) {
                 for (int p = 0; p < kc; p++) {
-                    long src = (b.offset() + (pc + p) * b.rs() + n) * 4;
+                    long src = b.offset() + (pc + p) * b.rs() + n;
                     for (int v = 0; v < NV; v++) {
-                        FloatVector.fromMemorySegment(S, seg, src + v * L * 4L, LE).intoArray(dst, base + p * NR + v * L);
+                        VectorMatVec.load(seg, DType.BF16, src + (long) v * L).intoArray(dst, base + p * NR + v * L);
                     }
                 }
                 continue;
@@ -309,15 +321,16 @@ final class VectorGemm {
         v.intoMemorySegment(c, at, LE);
     }
 
-    /** Edge tiles: only the valid rows × cols of the staged tile reach C. */
+    /** Edge tiles: only the valid rows × cols of the staged tile reach C (masked vector stores). */
     private static void storeTile(float[] tile, MemorySegment c, long cByte, long rowBytes, int rows, int cols,
                                   boolean first) {
-        for (int i = 0; i < rows; i++) {
-            long r = cByte + i * rowBytes;
-            for (int j = 0; j < cols; j++) {
-                float v = tile[i * NR + j];
-                long at = r + 4L * j;
-                c.set(Operand.F32, at, first ? v : c.get(Operand.F32, at) + v);
+        for (int v = 0; v * L < cols; v++) {
+            VectorMask<Float> mask = S.indexInRange(v * L, cols);
+            for (int i = 0; i < rows; i++) {
+                long at = cByte + i * rowBytes + 4L * v * L;
+                FloatVector t = FloatVector.fromArray(S, tile, i * NR + v * L);
+                if (!first) t = t.add(FloatVector.fromMemorySegment(S, c, at, LE, mask));
+                t.intoMemorySegment(c, at, LE, mask);
             }
         }
     }
