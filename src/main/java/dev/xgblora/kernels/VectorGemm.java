@@ -29,6 +29,8 @@ final class VectorGemm {
     static final int MC = roundUp(Integer.getInteger("xgblora.gemm.mc", 72), MR);
     static final int NC = roundUp(Integer.getInteger("xgblora.gemm.nc", 2048), NR);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+    private static final VectorMask<Float> FIRST_MR = S8.indexInRange(0, MR);
 
     /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
     private static final class Workspace {
@@ -199,6 +201,14 @@ final class VectorGemm {
             } else {
                 // Transposed activations (weight gradient): walk the depth, read MR neighbours per step.
                 long src0 = a.offset() + (long) (ic + panel * MR) * rs + (long) pc * cs;
+                if (rs == 1 && rows == MR) {
+                    // MR neighbours are contiguous: one masked 8-lane copy per depth step.
+                    for (int p = 0; p < kc; p++) {
+                        FloatVector.fromMemorySegment(S8, seg, (src0 + p * cs) * 4, LE, FIRST_MR)
+                                .intoArray(dst, base + p * MR, FIRST_MR);
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++) {
                     long src = src0 + p * cs;
                     for (int i = 0; i < rows; i++) dst[base + p * MR + i] = seg.getAtIndex(Operand.F32, src + i * rs);
