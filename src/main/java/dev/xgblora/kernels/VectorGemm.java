@@ -34,15 +34,12 @@ final class VectorGemm {
 
     /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
     private static final class Workspace {
-        float[] a = new float[MC * KC];
-        float[] b = new float[0];
-        float[] bias = new float[0];
+        // Full size up front (KC·NC floats of B, 2 MiB by default): a buffer that grows later is a
+        // branch the JIT never saw taken, and taking it deoptimizes the compiled kernels.
+        final float[] a = new float[MC * KC];
+        final float[] b = new float[KC * NC];
+        final float[] bias = new float[NC];
         final float[] tile = new float[MR * NR];
-
-        void ensureB(int kc, int panels) {
-            if (b.length < kc * panels * NR) b = new float[Math.max(kc * panels * NR, KC * NR)];
-            if (bias.length < panels * NR) bias = new float[panels * NR];
-        }
     }
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
@@ -82,7 +79,6 @@ final class VectorGemm {
         int k = a.cols();
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc), panels = ceilDiv(nc, NR);
-            w.ensureB(Math.min(KC, Math.max(k, 1)), panels);
             float[] biasPack = null;
             if (bias != null && !accumulate) {
                 biasPack = w.bias;
