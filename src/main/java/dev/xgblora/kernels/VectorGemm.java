@@ -31,6 +31,7 @@ final class VectorGemm {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     private static final VectorMask<Float> FIRST_MR = S8.indexInRange(0, MR);
+    private static final int[] STRIDE_MR = java.util.stream.IntStream.range(0, L).map(l -> l * MR).toArray();
 
     /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
     private static final class Workspace {
@@ -192,7 +193,12 @@ final class VectorGemm {
             if (cs == 1) {
                 for (int i = 0; i < rows; i++) {
                     long src = a.offset() + (long) (ic + panel * MR + i) * rs + pc;
-                    for (int p = 0; p < kc; p++) dst[base + i + p * MR] = seg.getAtIndex(Operand.F32, src + p);
+                    int p = 0;
+                    // L depth steps of one row at a time, scattered MR apart into the panel.
+                    for (; p + L <= kc; p += L) {
+                        FloatVector.fromMemorySegment(S, seg, (src + p) * 4, LE).intoArray(dst, base + i + p * MR, STRIDE_MR, 0);
+                    }
+                    for (; p < kc; p++) dst[base + i + p * MR] = seg.getAtIndex(Operand.F32, src + p);
                 }
             } else {
                 // Transposed activations (weight gradient): walk the depth, read MR neighbours per step.
