@@ -7,6 +7,12 @@ import java.util.SplittableRandom;
  * The oracle: every op as plain scalar loops with double accumulation, PyTorch semantics.
  * Obviously correct rather than fast; every fast implementation is tested against it.
  * Reads weights of any dtype (bf16/f16 widened on read) and accepts strided views.
+ *
+ * <p>Beyond the interface contract it is lenient in a few harmless ways (callers should not rely
+ * on them with other implementations): per-row statistics (mean, rstd) may have any shape holding
+ * one value per row; loraBackward's dh scratch may be null; dropout accepts p = 1 (all dropped).
+ * Outputs must not alias inputs except where the interface allows it (softmax, add, rope,
+ * norms).
  */
 public final class ReferenceKernels implements Kernels {
 
