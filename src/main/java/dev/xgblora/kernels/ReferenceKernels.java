@@ -11,8 +11,8 @@ import java.util.SplittableRandom;
  * <p>Beyond the interface contract it is lenient in a few harmless ways (callers should not rely
  * on them with other implementations): per-row statistics (mean, rstd) may have any shape holding
  * one value per row; loraBackward's dh scratch may be null; dropout accepts p = 1 (all dropped).
- * Outputs must not alias inputs except where the interface allows it (softmax, add, rope,
- * norms).
+ * Outputs must not alias inputs except where the interface allows it (softmax, add, rope); the
+ * reference also tolerates y aliasing x in the norms and the element-wise activations.
  */
 public final class ReferenceKernels implements Kernels {
 
