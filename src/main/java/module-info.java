@@ -9,6 +9,7 @@ module dev.xgblora {
     exports dev.xgblora.tensor;
     exports dev.xgblora.kernels;
     exports dev.xgblora.io;
+    exports dev.xgblora.model;
 
     opens dev.xgblora.cli to info.picocli;
 }
