@@ -2,6 +2,7 @@ package dev.xgblora.cli;
 
 import dev.xgblora.io.Tokenizer;
 import dev.xgblora.kernels.ReferenceKernels;
+import dev.xgblora.kernels.VectorKernels;
 import dev.xgblora.model.LlamaDecoder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +60,8 @@ public final class GenerateCommand implements Callable<Integer> {
         if (prompt.text != null && !Files.isRegularFile(tokenizerFile)) {
             throw new IllegalArgumentException("--prompt needs " + tokenizerFile + " (absent); give --prompt-ids instead");
         }
-        try (LlamaDecoder m = LlamaDecoder.open(model, new ReferenceKernels())) {
+        try (VectorKernels kernels = new VectorKernels(Runtime.getRuntime().availableProcessors(), new ReferenceKernels());
+             LlamaDecoder m = LlamaDecoder.open(model, kernels)) {
             if (prompt.text == null) {
                 int[] out = m.generate(prompt.ids, maxNew, topP, temperature, seed);
                 System.out.println(Arrays.stream(out).mapToObj(Integer::toString).collect(Collectors.joining(",")));

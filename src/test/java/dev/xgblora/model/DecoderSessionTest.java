@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.xgblora.kernels.ReferenceKernels;
+import dev.xgblora.kernels.VectorKernels;
 import dev.xgblora.tensor.Tensor;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -44,6 +45,16 @@ class DecoderSessionTest {
     @ValueSource(strings = {"llama3-gqa", "qwen2-tied", "mistral-bf16"})
     void cachedLogitsEqualFullForwardOverGrowingSequence(String name) {
         try (LlamaDecoder m = open(name)) {
+            checkCacheAgainstFullForward(name + " reference", m);
+        }
+        try (VectorKernels vk = new VectorKernels(2, new ReferenceKernels());
+             LlamaDecoder m = LlamaDecoder.open(LlamaFixtures.modelDir(name), vk)) {
+            checkCacheAgainstFullForward(name + " vector", m);
+        }
+    }
+
+    static void checkCacheAgainstFullForward(String name, LlamaDecoder m) {
+        {
             int[] seq = {1, 17, 42, 5, 63, 9, 30, 11, 2, 50};
             DecoderSession s = m.newSession(seq.length);
             int prompt = 4;
@@ -52,7 +63,7 @@ class DecoderSessionTest {
                 float[] cached = s.append(new int[]{seq[n - 1]});
                 worst = Math.max(worst, maxRel(cached, fullForwardLast(m, Arrays.copyOf(seq, n))));
             }
-            System.out.printf("kv-cache %-13s max rel diff vs full forward %.2e%n", name, worst);
+            System.out.printf("kv-cache %-23s max rel diff vs full forward %.2e%n", name, worst);
             assertTrue(worst <= 1e-5, "cached vs full logits rel diff " + worst);
             assertEquals(seq.length, s.length());
             assertThrows(IllegalStateException.class, () -> s.append(new int[]{3}), "cache full");

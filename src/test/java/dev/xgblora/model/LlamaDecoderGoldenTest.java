@@ -10,7 +10,13 @@ import dev.xgblora.kernels.Kernels;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
+import dev.xgblora.kernels.VectorKernels;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -20,10 +26,26 @@ import org.junit.jupiter.params.provider.ValueSource;
 class LlamaDecoderGoldenTest {
     static final double TOLERANCE = 1e-4;
     final Kernels kernels = new ReferenceKernels();
+    static VectorKernels vector;
+
+    @BeforeAll
+    static void startVector() {
+        vector = new VectorKernels(2, new ReferenceKernels());
+    }
+
+    @AfterAll
+    static void stopVector() {
+        vector.close();
+    }
+
+    static Stream<Arguments> modelsAndBackends() {
+        return Stream.of("reference", "vector").flatMap(b -> Stream.of(LlamaFixtures.MODELS).map(m -> Arguments.of(m, b)));
+    }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama3-gqa", "qwen2-tied", "mistral-bf16"})
-    void forwardAndBackwardMatchPyTorch(String name) {
+    @MethodSource("modelsAndBackends")
+    void forwardAndBackwardMatchPyTorch(String name, String backend) {
+        Kernels kernels = backend.equals("vector") ? vector : this.kernels;
         try (WeightStore exp = LlamaFixtures.expected(name);
              LlamaDecoder model = LlamaDecoder.open(LlamaFixtures.modelDir(name), kernels)) {
             int[][] ids = LlamaFixtures.ints(exp.tensor("input_ids"));
@@ -52,8 +74,8 @@ class LlamaDecoderGoldenTest {
             }
             assertEquals(exp.names().stream().filter(n -> n.startsWith("grad.")).count(), model.params().size() + 1,
                     "every weight gradient in the fixture is compared");
-            System.out.printf("golden %-13s logits(frozen %s weights) %.2e  logits(f32) %.2e  loss %.2e  grads max %.2e (%s)%n",
-                    name, stored, frozenLogits,
+            System.out.printf("golden %-9s %-13s logits(frozen %s weights) %.2e  logits(f32) %.2e  loss %.2e  grads max %.2e (%s)%n",
+                    backend, name, stored, frozenLogits,
                     logits, lossRel, worstGrad, worstName);
             assertTrue(frozenLogits <= TOLERANCE, "frozen logits rel diff " + frozenLogits);
             assertTrue(logits <= TOLERANCE, "logits rel diff " + logits);
