@@ -220,7 +220,6 @@ public final class LlamaDecoder implements AutoCloseable {
         }
         BatchBuffers buf = train;
         buf.ensureGradients();
-        Batch batch = lastBatch;
         int nl = layers.size();
         if (counted == 0) {
             if (inputGradWanted) buf.inputGrad.zero();
@@ -231,9 +230,29 @@ public final class LlamaDecoder implements AutoCloseable {
         boolean below = finalNorm.trainable() || keptFrom < nl;
         if (below) buf.dhidden.zero();
         lmHead.backward(kernels, buf.dlogits, buf.hidden, below ? buf.dhidden : null);
-        if (!below) return;
+        if (below) backwardBelowHead(buf.dhidden);
+    }
+
+    /**
+     * Backward from a gradient of the final normed hidden states [B·T, C] (for a head other than
+     * lm_head) after {@link #forwardHidden}; accumulates into every trainable param below the head.
+     */
+    public void backwardFromHidden(Tensor dHidden) {
+        if (lastBatch == null || keptFrom < 0) throw new IllegalStateException("backwardFromHidden needs a forwardHidden() first");
+        if (keptFrom != lowestBackwardLayer()) {
+            throw new IllegalStateException("trainable params or adapters changed between forward and backward");
+        }
+        dHidden.requireShape(train.hidden.shape());
+        train.ensureGradients();
+        if (finalNorm.trainable() || keptFrom < layers.size()) backwardBelowHead(dHidden);
+    }
+
+    private void backwardBelowHead(Tensor dHidden) {
+        BatchBuffers buf = train;
+        Batch batch = lastBatch;
+        int nl = layers.size();
         buf.dres.zero();
-        kernels.rmsNormBackward(buf.dhidden, buf.resid(nl), finalNorm.value(), buf.rstdFinal,
+        kernels.rmsNormBackward(dHidden, buf.resid(nl), finalNorm.value(), buf.rstdFinal,
                 keptFrom < nl ? buf.dres : null, finalNorm.grad());
         boolean embeddingGrad = inputGradWanted || embed.trainable();
         for (int l = nl - 1; l >= keptFrom; l--) {
@@ -245,6 +264,11 @@ public final class LlamaDecoder implements AutoCloseable {
             buf.inputGrad.zero();
             kernels.accumulate(buf.dres, 1f, buf.inputGrad);
         }
+    }
+
+    /** Whether the last training forward kept layer {@code l}'s activations (false below the lowest trainable layer). */
+    public boolean keepsActivations(int l) {
+        return keptFrom >= 0 && l >= keptFrom;
     }
 
     /** Embeddings, layers, final norm; layers below {@code keepFrom} compute in place and keep nothing. */

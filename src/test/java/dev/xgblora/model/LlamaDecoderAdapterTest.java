@@ -77,6 +77,43 @@ class LlamaDecoderAdapterTest {
         }
     }
 
+    /** backwardFromHidden for L = Σ hidden ⊙ R, against finite differences. */
+    @Test
+    void backwardFromHiddenGivesGradientsOfAHiddenStateLoss() {
+        try (LlamaDecoder m = LlamaDecoder.open(LlamaFixtures.modelDir("qwen2-tied"), new ReferenceKernels())) {
+            Random rng = new Random(9);
+            long rows = (long) IDS.length * IDS[0].length;
+            float[] r = new float[(int) rows * m.dims().hidden()];
+            for (int i = 0; i < r.length; i++) r[i] = (float) rng.nextGaussian();
+            Tensor weights = Tensor.fromArray(r, rows, m.dims().hidden());
+            DecoderLayer first = m.layers().get(0);
+            List<Param> checked = List.of(first.params().get(0), first.linears().get(1).bias(), m.finalNorm());
+            for (Param p : checked) p.setTrainable(true);
+            m.forwardHidden(IDS, MASK);
+            m.backwardFromHidden(weights);
+            for (Param p : checked) {
+                Tensor v = p.value();
+                for (long i = 0; i < v.numel(); i += 7) {
+                    float saved = v.get(i);
+                    double h = 1e-2;
+                    v.set(i, (float) (saved + h));
+                    double up = dot(m.forwardHidden(IDS, MASK), weights);
+                    v.set(i, (float) (saved - h));
+                    double down = dot(m.forwardHidden(IDS, MASK), weights);
+                    v.set(i, saved);
+                    double numeric = (up - down) / (2 * h);
+                    assertEquals(numeric, p.grad().get(i), 5e-3 + 2e-2 * Math.abs(numeric), p.name() + "[" + i + "]");
+                }
+            }
+        }
+    }
+
+    static double dot(Tensor a, Tensor b) {
+        double s = 0;
+        for (long i = 0; i < a.numel(); i++) s += (double) a.get(i) * b.get(i);
+        return s;
+    }
+
     @Test
     void badBatchesAreRejectedWithClearMessages() {
         try (LlamaDecoder m = LlamaDecoder.open(LlamaFixtures.modelDir("llama3-gqa"), new ReferenceKernels())) {
