@@ -3,8 +3,6 @@ package dev.xgblora.kernels;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
-
 /**
  * The fast CPU backend: jdk.incubator.vector kernels, multi-threaded over a fixed pool.
  *
@@ -16,6 +14,11 @@ import java.lang.foreign.MemorySegment;
 public final class VectorKernels implements Kernels, AutoCloseable {
     private final KernelPool pool;
     private final Kernels fallback;
+
+    /** A vector backend with {@code threads} worker threads; unvectorized ops go to the reference kernels. */
+    public VectorKernels(int threads) {
+        this(threads, new ReferenceKernels());
+    }
 
     /** A vector backend with {@code threads} worker threads; unvectorized ops go to {@code fallback}. */
     public VectorKernels(int threads, Kernels fallback) {
@@ -330,9 +333,5 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     private static void check(boolean ok, String message) {
         if (!ok) throw new IllegalArgumentException(message);
-    }
-
-    static MemorySegment seg(Operand o) {
-        return o.seg();
     }
 }
