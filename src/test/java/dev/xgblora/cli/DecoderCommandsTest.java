@@ -69,7 +69,7 @@ class DecoderCommandsTest {
             for (int i = 0; i < 2; i++) {
                 JsonNode row = new ObjectMapper().readTree(lines.get(i));
                 double lp = m.logLikelihood(rows[i]);
-                assertEquals(lp, row.get("logprob").asDouble(), 1e-5 * Math.abs(lp), "CLI runs the vector kernels");
+                assertEquals(lp, row.get("logprob").asDouble(), 1e-5 * Math.abs(lp), "CLI runs Backends.defaults() (vector)");
                 assertEquals(rows[i].length, row.get("tokens").asInt());
                 assertEquals(Math.exp(-lp / (rows[i].length - 1)), row.get("ppl").asDouble(), 1e-5 * Math.exp(-lp / (rows[i].length - 1)));
             }
