@@ -183,6 +183,7 @@ public final class LlamaDecoder implements AutoCloseable {
         Batch batch = Batch.of(ids, mask, dims.vocab());
         train = buffersFor(train, batch);
         keptFrom = lowestBackwardLayer();
+        train.releaseBelow(keptFrom);
         lastBatch = batch;
         targets = null;
         return runForward(batch, train, keptFrom);
@@ -376,6 +377,14 @@ public final class LlamaDecoder implements AutoCloseable {
         LayerActivations acts(int l) {
             if (acts[l] == null) acts[l] = new LayerActivations(dims, b, t);
             return acts[l];
+        }
+
+        /** Drops what layers below {@code l} kept earlier (the trainable range moved up). */
+        void releaseBelow(int l) {
+            for (int i = 0; i < l; i++) {
+                acts[i] = null;
+                resid[i] = null;
+            }
         }
 
         LayerActivations scratch() {
