@@ -162,7 +162,8 @@ public final class LlamaDecoder implements AutoCloseable {
 
     /** Gradient of the loss w.r.t. the input embeddings [B·T, C], after a backward with it wanted. */
     public Tensor inputEmbeddingGrad() {
-        if (!inputGradWanted || train == null) throw new IllegalStateException("input gradient not requested (setInputGradWanted)");
+        if (!inputGradWanted) throw new IllegalStateException("input gradient not requested (setInputGradWanted)");
+        if (train == null || train.inputGrad == null) throw new IllegalStateException("no backward has run yet");
         return train.inputGrad;
     }
 
