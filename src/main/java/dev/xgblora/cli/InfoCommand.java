@@ -1,19 +1,32 @@
 package dev.xgblora.cli;
 
+import dev.xgblora.io.ModelSummary;
 import dev.xgblora.kernels.Backends;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code xgblora info}: the JVM, vector hardware and kernel backends this run would use. */
+/** {@code xgblora info}: the JVM, vector hardware and kernel backends; with --model, the model too. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Print the JDK, the preferred vector species and lanes, threads and kernel backends.",
-        footer = {"", "Example:", "  xgblora info", "  XGBLORA_JAVA_OPTS=-Dxgblora.threads=1 xgblora info"})
+        description = "Print the JDK, the preferred vector species and lanes, threads and kernel backends;"
+                + " with --model, describe a model directory (config.json + safetensors) or a .safetensors file.",
+        footer = {"", "Examples:", "  xgblora info",
+                "  xgblora info --model ~/.cache/xgblora/models/all-minilm-l6-v2",
+                "  XGBLORA_JAVA_OPTS=-Dxgblora.threads=1 xgblora info"})
 public final class InfoCommand implements Callable<Integer> {
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Model directory or .safetensors file to describe.")
+    Path model;
 
     @Override
     public Integer call() {
+        if (model != null) {
+            System.out.print(ModelSummary.describe(model));
+            return 0;
+        }
         Runtime rt = Runtime.getRuntime();
         System.out.println("jdk:              " + System.getProperty("java.vm.name") + " " + Runtime.version()
                 + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")");

@@ -8,8 +8,11 @@ import picocli.CommandLine.Command;
         description = "Fine-tune transformer models with XGBLoRA, LoRA or full fine-tuning.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                ImportOnnxCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
+                ScoreCommand.class,
+                GenerateCommand.class,
         })
 public final class Main implements Runnable {
 

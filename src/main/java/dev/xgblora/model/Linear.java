@@ -1,0 +1,111 @@
+package dev.xgblora.model;
+
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.tensor.Tensor;
+
+/**
+ * y = x·Wᵀ + b with an optional adapter slot. Knows its layer index and module name
+ * (e.g. "query", "q_proj") so that adapters can be targeted by layer and by name pattern.
+ */
+public final class Linear {
+    private final String name;
+    private final int layer;
+    private final String module;
+    private final Param weight;
+    private final Param bias;
+    private LoraAdapter adapter;
+
+    /**
+     * @param name   the weight's name without ".weight", e.g. "encoder.layer.0.attention.self.query"
+     * @param layer  transformer layer index, or -1 outside the layer stack (heads)
+     * @param module short module name used for targeting, e.g. "query" or "q_proj"
+     */
+    public Linear(String name, int layer, String module, Param weight, Param bias) {
+        this.name = name;
+        this.layer = layer;
+        this.module = module;
+        this.weight = weight;
+        this.bias = bias;
+        if (weight.value().rank() != 2) throw new IllegalArgumentException("linear weight must be 2-D: " + weight);
+        if (bias != null) bias.value().requireShape(weight.value().dim(0));
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int layer() {
+        return layer;
+    }
+
+    public String module() {
+        return module;
+    }
+
+    public Param weight() {
+        return weight;
+    }
+
+    public Param bias() {
+        return bias;
+    }
+
+    public int in() {
+        return (int) weight.value().dim(1);
+    }
+
+    public int out() {
+        return (int) weight.value().dim(0);
+    }
+
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    public void attach(LoraAdapter a) {
+        if (a != null) {
+            a.a().value().requireShape(a.rank(), in());
+            a.b().value().requireShape(out(), a.rank());
+        }
+        this.adapter = a;
+    }
+
+    public LoraAdapter detach() {
+        LoraAdapter a = adapter;
+        adapter = null;
+        return a;
+    }
+
+    /** Whether backward has anything to compute for this layer's own parameters. */
+    public boolean hasTrainables() {
+        return weight.trainable() || (bias != null && bias.trainable()) || adapter != null;
+    }
+
+    /** y[M,out] = x[M,in]·Wᵀ + b, plus the adapter path. */
+    public void forward(Kernels k, Tensor x, Tensor y) {
+        k.linearForward(x, weight.value(), bias == null ? null : bias.value(), y);
+        if (adapter != null) {
+            k.loraForward(x, adapter.a().value(), adapter.b().value(), adapter.scale(), adapter.hFor(x.rows()), y);
+        }
+    }
+
+    /**
+     * Backward from dy: dx += dy·W (+ adapter path) when dx is not null; dW, db and adapter
+     * gradients accumulate only for trainable params. x must be the input of the last forward.
+     */
+    public void backward(Kernels k, Tensor dy, Tensor x, Tensor dx) {
+        if (dx != null) k.linearBackwardInput(dy, weight.value(), dx);
+        if (weight.trainable()) k.linearBackwardWeight(dy, x, weight.grad());
+        if (bias != null && bias.trainable()) k.linearBackwardBias(dy, bias.grad());
+        if (adapter != null) {
+            LoraAdapter a = adapter;
+            k.loraBackward(dy, x, a.a().value(), a.b().value(), a.scale(), a.hFor(x.rows()), a.dhFor(x.rows()),
+                    a.a().grad(), a.b().grad(), dx);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Linear(" + name + ", " + out() + "x" + in() + (adapter == null ? "" : ", adapter r=" + adapter.rank()) + ")";
+    }
+}
