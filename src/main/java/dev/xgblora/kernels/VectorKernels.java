@@ -16,6 +16,11 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     private final KernelPool pool;
     private final Kernels fallback;
 
+    /** A vector backend with one worker thread per available processor. */
+    public VectorKernels() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
     /** A vector backend with {@code threads} worker threads; unvectorized ops go to the reference kernels. */
     public VectorKernels(int threads) {
         this(threads, new ReferenceKernels());
