@@ -72,6 +72,27 @@ public final class EncoderClassifier implements TaskModel {
         return List.of(head.weight(), head.bias());
     }
 
+    /** BertForSequenceClassification keeps the encoder under "bert."; heads are "classifier.*". */
+    @Override
+    public String exportName(String name) {
+        return name.startsWith("bert.") || name.startsWith("classifier") ? name : "bert." + name;
+    }
+
+    @Override
+    public String architecture() {
+        return "BertForSequenceClassification";
+    }
+
+    @Override
+    public String peftTaskType() {
+        return "SEQ_CLS";
+    }
+
+    @Override
+    public List<String> headModules() {
+        return List.of("classifier");
+    }
+
     private int[][] mask;
     private Tensor pooled, logits;
 

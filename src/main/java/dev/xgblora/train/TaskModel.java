@@ -31,6 +31,20 @@ public interface TaskModel {
     /** Forward only: summed loss, counted targets, and predicted classes (classify) or null. */
     Prediction predict(Batch batch);
 
+    /** Name of a backbone param or module in the exported Hugging Face model (e.g. adds "bert."). */
+    default String exportName(String name) {
+        return name;
+    }
+
+    /** transformers class of the exported model, e.g. "BertForSequenceClassification". */
+    String architecture();
+
+    /** PEFT task type of the exported adapter: "SEQ_CLS", "CAUSAL_LM" or null. */
+    String peftTaskType();
+
+    /** Module names of the head in the exported model, e.g. ["classifier"] (PEFT modules_to_save). */
+    List<String> headModules();
+
     /** Result of {@link #predict}. */
     record Prediction(double lossSum, int count, int[] predicted) {
     }

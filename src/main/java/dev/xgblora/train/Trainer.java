@@ -31,6 +31,7 @@ public final class Trainer {
     final AdamW otherOpt;
     final LrSchedule schedule;
     final int totalSteps;
+    final Map<String, dev.xgblora.tensor.DType> sourceDtypes;
     private ProgressListener listener = ProgressListener.NONE;
 
     // state that checkpoints carry
@@ -47,6 +48,7 @@ public final class Trainer {
         this.valid = valid;
         this.cfg = cfg;
         this.k = k;
+        this.sourceDtypes = ModelExport.sourceDtypes(model);
         if (cfg.gradAccum < 1) throw new IllegalArgumentException("gradient accumulation must be at least 1: " + cfg.gradAccum);
         this.order = new DataOrder(train.units(), cfg.batchSize, cfg.seed, cfg.bucketByLength ? train.lengths() : null);
         this.totalSteps = cfg.totalSteps(order.batchesPerEpoch());
@@ -73,6 +75,15 @@ public final class Trainer {
     public Trainer listener(ProgressListener l) {
         this.listener = l == null ? ProgressListener.NONE : l;
         return this;
+    }
+
+    /** Dtypes of the backbone weights as loaded (exports write them back in these). */
+    public Map<String, dev.xgblora.tensor.DType> sourceDtypes() {
+        return sourceDtypes;
+    }
+
+    public TaskModel model() {
+        return model;
     }
 
     public int totalSteps() {

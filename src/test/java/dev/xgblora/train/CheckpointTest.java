@@ -85,6 +85,9 @@ class CheckpointTest {
         public List<Param> backboneParams() { return inner.backboneParams(); }
         public List<Param> headParams() { return inner.headParams(); }
         public Prediction predict(Batch b) { return inner.predict(b); }
+        public String architecture() { return inner.architecture(); }
+        public String peftTaskType() { return inner.peftTaskType(); }
+        public List<String> headModules() { return inner.headModules(); }
 
         public double trainStep(Batch b, float s) {
             double l = inner.trainStep(b, s);
