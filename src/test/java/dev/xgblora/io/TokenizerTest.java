@@ -69,6 +69,18 @@ class TokenizerTest {
         assertEquals(102, t.ids()[0][4]);
     }
 
+    /** This tokenizer.json configures truncation and fixed padding to 128; our calls must override both. */
+    @Test
+    void fileTruncationAndPaddingSettingsAreOverridden() {
+        String longText = "word ".repeat(300);
+        assertEquals(302, tok.encode(longText, true).length);
+        Tokenizer.Batch b = tok.encodeBatch(List.of(longText, "short"), null, 256);
+        assertEquals(256, b.length());
+        assertEquals(102, b.ids()[0][255]);
+        assertEquals(3, Arrays.stream(b.attentionMask()[1]).sum());
+        assertEquals(3, tok.encodeBatch(List.of("short"), null, 256).length());
+    }
+
     @Test
     void pairsGetSegmentIds() {
         Tokenizer.Batch b = tok.encodeBatch(List.of("hello"), List.of("world"), 16);
