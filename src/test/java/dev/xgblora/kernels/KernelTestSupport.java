@@ -1,0 +1,183 @@
+package dev.xgblora.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.xgblora.tensor.DType;
+import dev.xgblora.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * Shared test helpers for kernel (and model) tests: seeded random tensors in every dtype,
+ * differences between tensors, and a central finite-difference gradient checker.
+ *
+ * <p>Gradient check: the test defines a scalar loss (usually {@link #weightedSum}: L = Σ out ⊙ R
+ * for a fixed random R, so the upstream gradient of out is exactly R), runs backward with
+ * dout = R into zeroed gradients, and {@link #assertGradient} compares every element of the
+ * analytic gradient with (L(x+h) − L(x−h)) / (2h) evaluated in double.
+ */
+public final class KernelTestSupport {
+    private KernelTestSupport() {
+    }
+
+    // ---- Random tensors -------------------------------------------------------------------------
+
+    /** F32 tensor with standard normal entries times {@code std}. */
+    public static Tensor randn(Random random, float std, long... shape) {
+        float[] v = new float[Math.toIntExact(Tensor.count(shape))];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (random.nextGaussian() * std);
+        return Tensor.fromArray(v, shape);
+    }
+
+    /** F32 tensor with entries uniform in [lo, hi). */
+    public static Tensor uniform(Random random, float lo, float hi, long... shape) {
+        float[] v = new float[Math.toIntExact(Tensor.count(shape))];
+        for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * random.nextFloat();
+        return Tensor.fromArray(v, shape);
+    }
+
+    /** Normal entries times {@code std}, stored in {@code dtype} (rounded once). Auto-freed memory. */
+    public static Tensor randn(Random random, float std, DType dtype, long... shape) {
+        Tensor f32 = randn(random, std, shape);
+        return dtype == DType.F32 ? f32 : f32.toDType(dtype, Arena.ofAuto());
+    }
+
+    /** A copy of {@code t} in {@code dtype} (F32 copies land on the heap). */
+    public static Tensor convert(Tensor t, DType dtype) {
+        return t.toDType(dtype, dtype == DType.F32 ? null : Arena.ofAuto());
+    }
+
+    /** A zeroed F32 tensor; convenience for gradients. */
+    public static Tensor zerosLike(Tensor t) {
+        return Tensor.zeros(t.shape());
+    }
+
+    /** Random integers in [0, bound). */
+    public static int[] randomInts(Random random, int n, int bound) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = random.nextInt(bound);
+        return ids;
+    }
+
+    // ---- Differences ----------------------------------------------------------------------------
+
+    public static double maxAbsDiff(Tensor a, Tensor b) {
+        requireSameCount(a, b);
+        double max = 0;
+        for (long i = 0; i < a.numel(); i++) max = Math.max(max, Math.abs((double) a.get(i) - b.get(i)));
+        return max;
+    }
+
+    public static double maxAbs(Tensor a) {
+        double max = 0;
+        for (long i = 0; i < a.numel(); i++) max = Math.max(max, Math.abs(a.get(i)));
+        return max;
+    }
+
+    /** max |a − b| / max(max |b|, tiny): the error relative to the scale of the expected values. */
+    public static double maxRelDiff(Tensor actual, Tensor expected) {
+        return maxAbsDiff(actual, expected) / Math.max(maxAbs(expected), 1e-30);
+    }
+
+    /**
+     * Asserts |actual − expected| <= atol + rtol·|expected| element-wise, reporting the worst
+     * element, its index and both values.
+     */
+    public static void assertClose(String what, Tensor expected, Tensor actual, double atol, double rtol) {
+        requireSameCount(expected, actual);
+        double worst = 0;
+        long worstAt = -1;
+        for (long i = 0; i < expected.numel(); i++) {
+            double e = expected.get(i), a = actual.get(i);
+            double excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+            if (!(excess <= 0) && (worstAt < 0 || excess > worst || Double.isNaN(excess))) {
+                worst = excess;
+                worstAt = i;
+            }
+        }
+        if (worstAt >= 0) {
+            fail(what + ": element " + worstAt + " is " + actual.get(worstAt) + ", expected " + expected.get(worstAt)
+                    + " (atol " + atol + ", rtol " + rtol + "; max abs diff " + maxAbsDiff(expected, actual) + ")");
+        }
+    }
+
+    private static void requireSameCount(Tensor a, Tensor b) {
+        if (a.numel() != b.numel()) {
+            throw new IllegalArgumentException("different sizes: " + a.describe() + " vs " + b.describe());
+        }
+    }
+
+    // ---- Finite differences ---------------------------------------------------------------------
+
+    /** A scalar function of the current contents of the input tensors (it re-runs the forward). */
+    @FunctionalInterface
+    public interface Loss {
+        double eval();
+    }
+
+    /** L = Σ out ⊙ r in double, after running {@code forward} (which must overwrite out). */
+    public static Loss weightedSum(Runnable forward, Tensor out, Tensor r) {
+        return () -> {
+            forward.run();
+            return dot(out, r);
+        };
+    }
+
+    public static double dot(Tensor a, Tensor b) {
+        requireSameCount(a, b);
+        double s = 0;
+        for (long i = 0; i < a.numel(); i++) s += (double) a.get(i) * b.get(i);
+        return s;
+    }
+
+    /**
+     * The central-difference gradient dL/d input, element by element. The input (F32) is perturbed
+     * in place and restored; the step actually stored (after float rounding) is the divisor.
+     */
+    public static Tensor numericGradient(Tensor input, Loss loss, double h) {
+        Tensor grad = Tensor.zeros(input.shape());
+        for (long i = 0; i < input.numel(); i++) {
+            float orig = input.get(i);
+            float up = (float) (orig + h), down = (float) (orig - h);
+            input.set(i, up);
+            double lp = loss.eval();
+            input.set(i, down);
+            double lm = loss.eval();
+            input.set(i, orig);
+            grad.set(i, (float) ((lp - lm) / ((double) up - down)));
+        }
+        loss.eval(); // leave the outputs as they were for the unperturbed input
+        return grad;
+    }
+
+    /**
+     * Asserts the analytic gradient matches finite differences: every element within
+     * atol + rtol·max|numeric| (a tolerance on the gradient's scale, so a wrong factor fails).
+     * Also asserts the gradient is not trivially zero, so the check cannot pass vacuously.
+     */
+    public static void assertGradient(String what, Tensor input, Tensor analytic, Loss loss, double h,
+                                      double atol, double rtol) {
+        Tensor numeric = numericGradient(input, loss, h);
+        double scale = maxAbs(numeric);
+        assertTrue(scale > 1e-6,
+                what + ": gradient is zero everywhere, the check would be vacuous");
+        double tol = atol + rtol * scale;
+        double err = maxAbsDiff(numeric, analytic);
+        if (!(err <= tol)) {
+            fail(what + ": analytic gradient differs from finite differences by " + err + " (tolerance " + tol
+                    + ")\n numeric  " + preview(numeric) + "\n analytic " + preview(analytic));
+        }
+    }
+
+    /** Default settings for F32 kernels: h = 1e-2, tolerance 1e-4 + 2e-3·max|grad|. */
+    public static void assertGradient(String what, Tensor input, Tensor analytic, Loss loss) {
+        assertGradient(what, input, analytic, loss, 1e-2, 1e-4, 2e-3);
+    }
+
+    private static String preview(Tensor t) {
+        float[] v = t.toFloatArray();
+        return Arrays.toString(Arrays.copyOf(v, Math.min(v.length, 8))) + (v.length > 8 ? "..." : "");
+    }
+}
