@@ -2,6 +2,7 @@ package dev.xgblora.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.xgblora.kernels.KernelTestSupport;
 import dev.xgblora.kernels.ReferenceKernels;
@@ -55,10 +56,16 @@ class BertEncoderGradientTest {
 
         for (Param p : checked) {
             assertNotNull(p.grad(), p.name());
-            // h = 1e-2 in float32 through a 2-layer net: rounding and truncation stay below 1 % of
-            // the gradient scale; a wrong formula (a missing residual, a transposed weight, a wrong
-            // mask) is off by far more.
-            KernelTestSupport.assertGradient(p.name(), p.value(), p.grad(), loss, 1e-2, 1e-4, 1e-2);
+            // the tanh form changes only the FFN; check the rest once, with exact GELU
+            if (act.equals("gelu_new") && !p.name().contains("intermediate") && !p.name().contains("output.dense")) continue;
+            if (p.name().endsWith("key.bias")) {
+                // softmax is invariant to a shift of every score of a query: the key bias gets no gradient
+                assertTrue(KernelTestSupport.maxAbs(p.grad()) < 1e-5, p.name() + " gradient should vanish");
+                continue;
+            }
+            // Measured worst error is ~1.3e-4 of the gradient scale (float32 rounding, h = 1e-2);
+            // a wrong formula (missing residual, transposed weight, unmasked padding) is off by far more.
+            KernelTestSupport.assertGradient(p.name(), p.value(), p.grad(), loss, 1e-2, 2e-5, 1e-3);
         }
     }
 
