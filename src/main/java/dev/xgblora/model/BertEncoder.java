@@ -1,5 +1,6 @@
 package dev.xgblora.model;
 
+import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.tensor.Tensor;
 import java.util.ArrayList;
@@ -75,6 +76,14 @@ public final class BertEncoder {
             linears.addAll(layer.linears());
         }
         own = new BertLayer.Buffers[cfg.numLayers()];
+    }
+
+    /**
+     * An encoder over a memory-mapped weight store: frozen weights are zero-copy views of the file,
+     * which must stay open while the encoder is used.
+     */
+    public static BertEncoder fromStore(BertConfig cfg, WeightStore store, Kernels kernels) {
+        return new BertEncoder(cfg, name -> store.has(name) ? store.tensor(name) : null, kernels);
     }
 
     /** Looks up a required weight, naming it when missing or misshapen. */
