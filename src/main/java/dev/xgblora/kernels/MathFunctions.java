@@ -6,14 +6,16 @@ package dev.xgblora.kernels;
  *
  * <p>Method: for |x| &lt; 2.5 the everywhere-positive series
  * erf(x) = 2/√π · e^(−x²) · Σ 2ⁿ x^(2n+1) / (1·3·…·(2n+1)), which has no cancellation;
- * beyond that the continued fraction of erfc evaluated with the modified Lentz method, so erfc keeps
- * its relative accuracy deep in the tail (where 1 − erf would lose it).
+ * beyond that (erfc: from 1.5) the continued fraction of erfc evaluated with the modified Lentz
+ * method, so erfc keeps its relative accuracy deep in the tail (where 1 − erf would lose it).
  */
 public final class MathFunctions {
     private static final double TWO_OVER_SQRT_PI = 2.0 / Math.sqrt(Math.PI);
     private static final double ONE_OVER_SQRT_PI = 1.0 / Math.sqrt(Math.PI);
     private static final double SQRT_HALF = Math.sqrt(0.5);
     private static final double SERIES_LIMIT = 2.5;
+    /** erfc switches to the continued fraction earlier, where 1 − erf would start to lose digits. */
+    private static final double ERFC_FRACTION_FROM = 1.5;
 
     private MathFunctions() {
     }
@@ -28,7 +30,7 @@ public final class MathFunctions {
     public static double erfc(double x) {
         if (Double.isNaN(x)) return x;
         if (x < 0) return 1.0 + erf(-x);
-        return x < SERIES_LIMIT ? 1.0 - erfSeries(x) : erfcContinuedFraction(x);
+        return x < ERFC_FRACTION_FROM ? 1.0 - erfSeries(x) : erfcContinuedFraction(x);
     }
 
     /** Φ(x), the standard normal cumulative distribution function, = ½·erfc(−x/√2). */
@@ -55,7 +57,7 @@ public final class MathFunctions {
     }
 
     /**
-     * erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …))))) for x &gt;= 2.5,
+     * erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …))))) for x &gt;= 1.5,
      * evaluated front to back with the modified Lentz algorithm.
      */
     private static double erfcContinuedFraction(double x) {

@@ -1,0 +1,85 @@
+package dev.xgblora.kernels;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Finds a kernel implementation by name. CPU backends only for now; accelerator backends will be
+ * discovered here at run time, and nothing on the CPU path touches their classes.
+ *
+ * <p>System properties: {@code xgblora.kernels} (reference | vector, default vector) and
+ * {@code xgblora.threads} (default: available processors).
+ */
+public final class Backends {
+    private static volatile Kernels defaults;
+
+    private Backends() {
+    }
+
+    /** Names {@link #create} accepts on this JVM ("vector" needs --add-modules jdk.incubator.vector). */
+    public static List<String> available() {
+        List<String> names = new ArrayList<>();
+        names.add("reference");
+        if (vectorApiPresent()) names.add("vector");
+        return List.copyOf(names);
+    }
+
+    /** A new backend; close it (if AutoCloseable) to stop its threads early. */
+    public static Kernels create(String name, int threads) {
+        if (threads < 1) throw new IllegalArgumentException("kernel threads must be >= 1, got " + threads);
+        return switch (name) {
+            case "reference" -> new ReferenceKernels();
+            case "vector" -> {
+                if (!vectorApiPresent()) {
+                    throw new IllegalStateException("kernel backend 'vector' needs the JVM flag --add-modules jdk.incubator.vector");
+                }
+                yield new VectorKernels(threads);
+            }
+            default -> throw new IllegalArgumentException("unknown kernel backend '" + name + "' (available: "
+                    + String.join(", ", available()) + ")");
+        };
+    }
+
+    /**
+     * The process-wide backend chosen by the system properties, created once and shared. Without
+     * the Vector API module it falls back to the reference kernels with a warning.
+     */
+    public static Kernels defaults() {
+        Kernels k = defaults;
+        if (k == null) {
+            synchronized (Backends.class) {
+                k = defaults;
+                if (k == null) defaults = k = fromProperties();
+            }
+        }
+        return k;
+    }
+
+    private static Kernels fromProperties() {
+        String name = System.getProperty("xgblora.kernels", "vector").trim();
+        int threads = threadsProperty();
+        if (name.equals("vector") && !vectorApiPresent()) {
+            System.err.println("warning: jdk.incubator.vector is not available (add --add-modules jdk.incubator.vector);"
+                    + " using the slow reference kernels");
+            name = "reference";
+        }
+        return create(name, threads);
+    }
+
+    /** {@code xgblora.threads}, or all available processors. */
+    public static int threadsProperty() {
+        String v = System.getProperty("xgblora.threads");
+        if (v == null || v.isBlank()) return Runtime.getRuntime().availableProcessors();
+        try {
+            int t = Integer.parseInt(v.trim());
+            if (t < 1) throw new NumberFormatException();
+            return t;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("system property xgblora.threads must be a positive integer, got '" + v + "'");
+        }
+    }
+
+    private static boolean vectorApiPresent() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+}

@@ -1,0 +1,325 @@
+package dev.xgblora.kernels;
+
+import dev.xgblora.tensor.DType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Packed, register-blocked matrix multiply: C[M,N] (+)= A[M,K] · B[K,N] (+ bias[N]).
+ *
+ * <p>BLIS layout: B is packed per (NC columns × KC depth) block into NR-wide column panels, A per
+ * (MC rows × KC depth) block into MR-tall row panels, and a micro-kernel keeps an MR × NR tile of C
+ * in MR·NV vector registers (6 × 4 vectors of 16 lanes with AVX-512). Packing is where BF16/F16
+ * weights are widened and where transposes disappear, so the micro-kernel only ever sees
+ * contiguous F32. Each C element is summed in the same order whatever the thread split, so
+ * results are bitwise independent of the thread count.
+ */
+final class VectorGemm {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    static final int MR = 6;
+    /** Vectors per micro-tile row: 4 needs 24 accumulators (32 registers, AVX-512); 2 fits 16. */
+    static final int NV = L >= 16 ? 4 : 2;
+    static final int NR = NV * L;
+    static final int KC = Integer.getInteger("xgblora.gemm.kc", 256);
+    static final int MC = roundUp(Integer.getInteger("xgblora.gemm.mc", 72), MR);
+    static final int NC = roundUp(Integer.getInteger("xgblora.gemm.nc", 2048), NR);
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
+    private static final class Workspace {
+        float[] a = new float[MC * KC];
+        float[] b = new float[0];
+        float[] bias = new float[0];
+        final float[] tile = new float[MR * NR];
+
+        void ensureB(int kc, int panels) {
+            if (b.length < kc * panels * NR) b = new float[Math.max(kc * panels * NR, KC * NR)];
+            if (bias.length < panels * NR) bias = new float[panels * NR];
+        }
+    }
+
+    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+
+    private VectorGemm() {
+    }
+
+    /**
+     * C (+)= A·B (+ bias). a is [M,K] F32, b is [K,N] of any dtype, c is F32 at element offset cOff
+     * with row stride cRs (columns contiguous). bias may be null; it is added only when not
+     * accumulating.
+     */
+    static void multiply(KernelPool pool, Operand a, Operand b, Operand bias, MemorySegment c, long cOff, long cRs,
+                         boolean accumulate) {
+        int m = a.rows(), k = a.cols(), n = b.cols();
+        if (b.rows() != k) throw new IllegalArgumentException("inner dimensions differ: " + k + " vs " + b.rows());
+        if (m == 0 || n == 0) return;
+        int rowUnits = ceilDiv(m, MR), colUnits = ceilDiv(n, NR);
+        if (rowUnits >= 4 * pool.threads() || rowUnits >= colUnits) {
+            pool.forRange(m, MR, (m0, m1) -> block(a, b, bias, c, cOff, cRs, accumulate, m0, m1, 0, n));
+        } else {
+            pool.forRange(n, NR, (n0, n1) -> block(a, b, bias, c, cOff, cRs, accumulate, 0, m, n0, n1));
+        }
+    }
+
+    /** One thread's share: rows [m0,m1) × columns [n0,n1) of C. */
+    private static void block(Operand a, Operand b, Operand bias, MemorySegment c, long cOff, long cRs,
+                              boolean accumulate, int m0, int m1, int n0, int n1) {
+        Workspace w = WORKSPACE.get();
+        int k = a.cols();
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc), panels = ceilDiv(nc, NR);
+            w.ensureB(Math.min(KC, Math.max(k, 1)), panels);
+            float[] biasPack = null;
+            if (bias != null && !accumulate) {
+                biasPack = w.bias;
+                java.util.Arrays.fill(biasPack, 0, panels * NR, 0f);
+                for (int j = 0; j < nc; j++) biasPack[j] = bias.get(0, jc + j);
+            }
+            if (k == 0) {
+                if (!accumulate) fillRows(c, cOff, cRs, m0, m1, jc, nc, biasPack);
+                continue;
+            }
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                packB(b, pc, kc, jc, nc, w.b);
+                boolean first = pc == 0 && !accumulate;
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    packA(a, ic, mc, pc, kc, w.a);
+                    for (int jr = 0; jr < panels; jr++) {
+                        int cols = Math.min(NR, nc - jr * NR);
+                        for (int ir = 0; ir * MR < mc; ir++) {
+                            int rows = Math.min(MR, mc - ir * MR);
+                            long cElem = cOff + (long) (ic + ir * MR) * cRs + jc + (long) jr * NR;
+                            if (NV == 4) {
+                                kernel6x4(kc, w.a, ir * kc * MR, w.b, jr * kc * NR, c, cElem * 4, cRs * 4,
+                                        rows, cols, first, biasPack, jr * NR, w.tile);
+                            } else {
+                                kernel6x2(kc, w.a, ir * kc * MR, w.b, jr * kc * NR, c, cElem * 4, cRs * 4,
+                                        rows, cols, first, biasPack, jr * NR, w.tile);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void fillRows(MemorySegment c, long cOff, long cRs, int m0, int m1, int jc, int nc, float[] bias) {
+        for (int i = m0; i < m1; i++) {
+            for (int j = 0; j < nc; j++) {
+                c.setAtIndex(Operand.F32, cOff + (long) i * cRs + jc + j, bias == null ? 0f : bias[j]);
+            }
+        }
+    }
+
+    /** Packs B[pc:pc+kc, jc:jc+nc] into NR-wide panels, [panel][p][NR], zero-padded, widened to F32. */
+    static void packB(Operand b, int pc, int kc, int jc, int nc, float[] dst) {
+        MemorySegment seg = b.seg();
+        for (int panel = 0; panel * NR < nc; panel++) {
+            int n = jc + panel * NR, width = Math.min(NR, nc - panel * NR);
+            int base = panel * kc * NR;
+            if (b.cs() == 1 && b.dtype() == DType.F32 && width == NR) {
+                for (int p = 0; p < kc; p++) {
+                    long src = (b.offset() + (pc + p) * b.rs() + n) * 4;
+                    for (int v = 0; v < NV; v++) {
+                        FloatVector.fromMemorySegment(S, seg, src + v * L * 4L, LE).intoArray(dst, base + p * NR + v * L);
+                    }
+                }
+                continue;
+            }
+            if (width < NR) {
+                for (int p = 0; p < kc; p++) java.util.Arrays.fill(dst, base + p * NR + width, base + p * NR + NR, 0f);
+            }
+            if (b.rs() == 1) {
+                // Transposed weight (linear forward): each column is a contiguous weight row.
+                for (int j = 0; j < width; j++) {
+                    long src = b.offset() + (long) (n + j) * b.cs() + pc;
+                    int d = base + j;
+                    switch (b.dtype()) {
+                        case F32 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = seg.getAtIndex(Operand.F32, src + p); }
+                        case BF16 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = Float.intBitsToFloat(seg.getAtIndex(Operand.I16, src + p) << 16); }
+                        case F16 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + p)); }
+                    }
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    long src = b.offset() + (long) (pc + p) * b.rs() + (long) n * b.cs();
+                    int d = base + p * NR;
+                    long cs = b.cs();
+                    switch (b.dtype()) {
+                        case F32 -> { for (int j = 0; j < width; j++) dst[d + j] = seg.getAtIndex(Operand.F32, src + j * cs); }
+                        case BF16 -> { for (int j = 0; j < width; j++) dst[d + j] = Float.intBitsToFloat(seg.getAtIndex(Operand.I16, src + j * cs) << 16); }
+                        case F16 -> { for (int j = 0; j < width; j++) dst[d + j] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + j * cs)); }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs A[ic:ic+mc, pc:pc+kc] (F32) into MR-tall panels, [panel][p][MR], zero-padded. */
+    static void packA(Operand a, int ic, int mc, int pc, int kc, float[] dst) {
+        if (a.dtype() != DType.F32) throw new IllegalArgumentException("activations must be F32, got " + a.dtype());
+        MemorySegment seg = a.seg();
+        for (int panel = 0; panel * MR < mc; panel++) {
+            int rows = Math.min(MR, mc - panel * MR);
+            int base = panel * kc * MR;
+            if (rows < MR) {
+                for (int p = 0; p < kc; p++) java.util.Arrays.fill(dst, base + p * MR + rows, base + p * MR + MR, 0f);
+            }
+            long cs = a.cs(), rs = a.rs();
+            if (cs == 1) {
+                for (int i = 0; i < rows; i++) {
+                    long src = a.offset() + (long) (ic + panel * MR + i) * rs + pc;
+                    for (int p = 0; p < kc; p++) dst[base + i + p * MR] = seg.getAtIndex(Operand.F32, src + p);
+                }
+            } else {
+                // Transposed activations (weight gradient): walk the depth, read MR neighbours per step.
+                long src0 = a.offset() + (long) (ic + panel * MR) * rs + (long) pc * cs;
+                for (int p = 0; p < kc; p++) {
+                    long src = src0 + p * cs;
+                    for (int i = 0; i < rows; i++) dst[base + p * MR + i] = seg.getAtIndex(Operand.F32, src + i * rs);
+                }
+            }
+        }
+    }
+
+    /** The 6 × (4·L) micro-kernel: 24 accumulators, 4 B loads and 1 broadcast per depth step. */
+    private static void kernel6x4(int kc, float[] ap, int ao, float[] bp, int bo, MemorySegment c, long cByte,
+                                  long rowBytes, int rows, int cols, boolean first, float[] bias, int biasOff,
+                                  float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        FloatVector c40 = c00, c41 = c00, c42 = c00, c43 = c00;
+        FloatVector c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        for (int p = 0; p < kc; p++, ao += MR, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bo + 3 * L);
+            FloatVector a = FloatVector.broadcast(S, ap[ao]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02); c03 = a.fma(b3, c03);
+            a = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12); c13 = a.fma(b3, c13);
+            a = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22); c23 = a.fma(b3, c23);
+            a = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32); c33 = a.fma(b3, c33);
+            a = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42); c43 = a.fma(b3, c43);
+            a = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52); c53 = a.fma(b3, c53);
+        }
+        if (first && bias != null) {
+            FloatVector d0 = FloatVector.fromArray(S, bias, biasOff), d1 = FloatVector.fromArray(S, bias, biasOff + L);
+            FloatVector d2 = FloatVector.fromArray(S, bias, biasOff + 2 * L), d3 = FloatVector.fromArray(S, bias, biasOff + 3 * L);
+            c00 = c00.add(d0); c01 = c01.add(d1); c02 = c02.add(d2); c03 = c03.add(d3);
+            c10 = c10.add(d0); c11 = c11.add(d1); c12 = c12.add(d2); c13 = c13.add(d3);
+            c20 = c20.add(d0); c21 = c21.add(d1); c22 = c22.add(d2); c23 = c23.add(d3);
+            c30 = c30.add(d0); c31 = c31.add(d1); c32 = c32.add(d2); c33 = c33.add(d3);
+            c40 = c40.add(d0); c41 = c41.add(d1); c42 = c42.add(d2); c43 = c43.add(d3);
+            c50 = c50.add(d0); c51 = c51.add(d1); c52 = c52.add(d2); c53 = c53.add(d3);
+        }
+        if (rows == MR && cols == NR) {
+            long r = cByte;
+            put(c, r, first, c00); put(c, r + 4L * L, first, c01); put(c, r + 8L * L, first, c02); put(c, r + 12L * L, first, c03);
+            r += rowBytes;
+            put(c, r, first, c10); put(c, r + 4L * L, first, c11); put(c, r + 8L * L, first, c12); put(c, r + 12L * L, first, c13);
+            r += rowBytes;
+            put(c, r, first, c20); put(c, r + 4L * L, first, c21); put(c, r + 8L * L, first, c22); put(c, r + 12L * L, first, c23);
+            r += rowBytes;
+            put(c, r, first, c30); put(c, r + 4L * L, first, c31); put(c, r + 8L * L, first, c32); put(c, r + 12L * L, first, c33);
+            r += rowBytes;
+            put(c, r, first, c40); put(c, r + 4L * L, first, c41); put(c, r + 8L * L, first, c42); put(c, r + 12L * L, first, c43);
+            r += rowBytes;
+            put(c, r, first, c50); put(c, r + 4L * L, first, c51); put(c, r + 8L * L, first, c52); put(c, r + 12L * L, first, c53);
+            return;
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
+        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
+        storeTile(tile, c, cByte, rowBytes, rows, cols, first);
+    }
+
+    /** The 6 × (2·L) micro-kernel for machines with 16 vector registers. */
+    private static void kernel6x2(int kc, float[] ap, int ao, float[] bp, int bo, MemorySegment c, long cByte,
+                                  long rowBytes, int rows, int cols, boolean first, float[] bias, int biasOff,
+                                  float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < kc; p++, ao += MR, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector a = FloatVector.broadcast(S, ap[ao]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
+            a = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11);
+            a = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21);
+            a = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31);
+            a = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41);
+            a = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
+        }
+        if (first && bias != null) {
+            FloatVector d0 = FloatVector.fromArray(S, bias, biasOff), d1 = FloatVector.fromArray(S, bias, biasOff + L);
+            c00 = c00.add(d0); c01 = c01.add(d1); c10 = c10.add(d0); c11 = c11.add(d1);
+            c20 = c20.add(d0); c21 = c21.add(d1); c30 = c30.add(d0); c31 = c31.add(d1);
+            c40 = c40.add(d0); c41 = c41.add(d1); c50 = c50.add(d0); c51 = c51.add(d1);
+        }
+        if (rows == MR && cols == NR) {
+            long r = cByte;
+            put(c, r, first, c00); put(c, r + 4L * L, first, c01); r += rowBytes;
+            put(c, r, first, c10); put(c, r + 4L * L, first, c11); r += rowBytes;
+            put(c, r, first, c20); put(c, r + 4L * L, first, c21); r += rowBytes;
+            put(c, r, first, c30); put(c, r + 4L * L, first, c31); r += rowBytes;
+            put(c, r, first, c40); put(c, r + 4L * L, first, c41); r += rowBytes;
+            put(c, r, first, c50); put(c, r + 4L * L, first, c51);
+            return;
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
+        storeTile(tile, c, cByte, rowBytes, rows, cols, first);
+    }
+
+    private static void put(MemorySegment c, long at, boolean first, FloatVector v) {
+        if (!first) v = v.add(FloatVector.fromMemorySegment(S, c, at, LE));
+        v.intoMemorySegment(c, at, LE);
+    }
+
+    /** Edge tiles: only the valid rows × cols of the staged tile reach C. */
+    private static void storeTile(float[] tile, MemorySegment c, long cByte, long rowBytes, int rows, int cols,
+                                  boolean first) {
+        for (int i = 0; i < rows; i++) {
+            long r = cByte + i * rowBytes;
+            for (int j = 0; j < cols; j++) {
+                float v = tile[i * NR + j];
+                long at = r + 4L * j;
+                c.set(Operand.F32, at, first ? v : c.get(Operand.F32, at) + v);
+            }
+        }
+    }
+
+    static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    private static int roundUp(int v, int m) {
+        return Math.max(m, ceilDiv(v, m) * m);
+    }
+}

@@ -1,0 +1,337 @@
+package dev.xgblora.kernels;
+
+import dev.xgblora.tensor.DType;
+import dev.xgblora.tensor.Tensor;
+
+/**
+ * The fast CPU backend: jdk.incubator.vector kernels, multi-threaded over a fixed pool.
+ *
+ * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
+ * and backward, softmax, layer norm, GELU, cross-entropy, AdamW, sum of squares, add, accumulate,
+ * scale. Every other op delegates to the reference implementation. Work is split by output rows
+ * (or output columns), never across a reduction, so results do not depend on the thread count.
+ */
+public final class VectorKernels implements Kernels, AutoCloseable {
+    private final KernelPool pool;
+    private final Kernels fallback;
+
+    /** A vector backend with {@code threads} worker threads; unvectorized ops go to the reference kernels. */
+    public VectorKernels(int threads) {
+        this(threads, new ReferenceKernels());
+    }
+
+    /** A vector backend with {@code threads} worker threads; unvectorized ops go to {@code fallback}. */
+    public VectorKernels(int threads, Kernels fallback) {
+        this.pool = new KernelPool(threads);
+        this.fallback = fallback;
+    }
+
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    @Override
+    public int threads() {
+        return pool.threads();
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    // ---- Linear ---------------------------------------------------------------------------------
+
+    @Override
+    public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
+        Operand xo = Operand.of(x, "linear input x"), wo = Operand.of(w, "linear weight w");
+        Operand yo = output(y, "linear output y");
+        check(xo.cols() == wo.cols(), "linearForward: x " + x.describe() + " and w " + w.describe() + " differ in K");
+        check(yo.rows() == xo.rows() && yo.cols() == wo.rows(),
+                "linearForward: y " + y.describe() + ", expected [" + xo.rows() + ", " + wo.rows() + "]");
+        Operand bo = b == null ? null : Operand.of(b.reshape(1, b.numel()), "linear bias b");
+        check(bo == null || bo.cols() == wo.rows(), "linearForward: bias " + (b == null ? "" : b.describe()) + " != N " + wo.rows());
+        if (xo.rows() < VectorMatVec.SMALL_ROWS) {
+            VectorMatVec.forward(pool, xo, wo, bo, 1f, yo.seg(), yo.offset(), yo.rs());
+        } else {
+            VectorGemm.multiply(pool, xo, wo.transposed(), bo, yo.seg(), yo.offset(), yo.rs(), false);
+        }
+    }
+
+    @Override
+    public void linearBackwardInput(Tensor dy, Tensor w, Tensor dx) {
+        if (dx == null) return;
+        Operand dyo = Operand.of(dy, "linear dy"), wo = Operand.of(w, "linear weight w");
+        Operand dxo = output(dx, "linear dx");
+        check(dyo.cols() == wo.rows() && dxo.cols() == wo.cols() && dxo.rows() == dyo.rows(),
+                "linearBackwardInput: dy " + dy.describe() + ", w " + w.describe() + ", dx " + dx.describe());
+        if (dyo.rows() < VectorMatVec.SMALL_ROWS) {
+            VectorMatVec.rowUpdate(pool, dyo, wo, 1f, dxo.seg(), dxo.offset(), dxo.rs());
+        } else {
+            VectorGemm.multiply(pool, dyo, wo, null, dxo.seg(), dxo.offset(), dxo.rs(), true);
+        }
+    }
+
+    @Override
+    public void linearBackwardWeight(Tensor dy, Tensor x, Tensor dw) {
+        if (dw == null) return;
+        Operand dyo = Operand.of(dy, "linear dy"), xo = Operand.of(x, "linear input x");
+        Operand dwo = output(dw, "linear dw");
+        check(dyo.rows() == xo.rows() && dwo.rows() == dyo.cols() && dwo.cols() == xo.cols(),
+                "linearBackwardWeight: dy " + dy.describe() + ", x " + x.describe() + ", dw " + dw.describe());
+        if (dyo.rows() < VectorMatVec.SMALL_ROWS) {
+            VectorMatVec.rowUpdate(pool, dyo.transposed(), xo, 1f, dwo.seg(), dwo.offset(), dwo.rs());
+        } else {
+            VectorGemm.multiply(pool, dyo.transposed(), xo, null, dwo.seg(), dwo.offset(), dwo.rs(), true);
+        }
+    }
+
+    @Override
+    public void linearBackwardBias(Tensor dy, Tensor db) {
+        if (db == null) return;
+        Operand dyo = Operand.of(dy, "linear dy");
+        Operand dbo = output(db.reshape(1, db.numel()), "linear db");
+        check(dbo.cols() == dyo.cols(), "linearBackwardBias: db " + db.describe() + " vs dy " + dy.describe());
+        VectorOps.columnSums(pool, dyo, dbo.seg(), dbo.offset());
+    }
+
+    // ---- LoRA -----------------------------------------------------------------------------------
+
+    @Override
+    public void loraForward(Tensor x, Tensor a, Tensor b, float scale, Tensor h, Tensor y) {
+        Operand xo = Operand.of(x, "lora x"), ao = Operand.of(a, "lora A"), bo = Operand.of(b, "lora B");
+        Operand ho = output(h, "lora h"), yo = output(y, "lora y");
+        int r = ao.rows();
+        check(ao.cols() == xo.cols() && bo.cols() == r && ho.rows() == xo.rows() && ho.cols() == r
+                        && yo.rows() == xo.rows() && yo.cols() == bo.rows(),
+                "loraForward: x " + x.describe() + ", A " + a.describe() + ", B " + b.describe() + ", h "
+                        + h.describe() + ", y " + y.describe());
+        VectorMatVec.forward(pool, xo, ao, null, 1f, ho.seg(), ho.offset(), ho.rs());
+        VectorMatVec.rowUpdate(pool, ho, rowsContiguous(bo.transposed()), scale, yo.seg(), yo.offset(), yo.rs());
+    }
+
+    @Override
+    public void loraBackward(Tensor dy, Tensor x, Tensor a, Tensor b, float scale, Tensor h, Tensor dh,
+                             Tensor da, Tensor db, Tensor dx) {
+        Operand dyo = Operand.of(dy, "lora dy"), xo = Operand.of(x, "lora x"), ao = Operand.of(a, "lora A");
+        Operand bo = Operand.of(b, "lora B"), ho = Operand.of(h, "lora h"), dho = output(dh, "lora dh");
+        int r = ao.rows();
+        check(dho.rows() == dyo.rows() && dho.cols() == r && bo.rows() == dyo.cols(),
+                "loraBackward: dy " + dy.describe() + ", B " + b.describe() + ", dh " + dh.describe());
+        // dh = scale · dy · B (overwritten): one dot product per (row, rank) against B's columns.
+        VectorMatVec.forward(pool, dyo, rowsContiguous(bo.transposed()), null, scale, dho.seg(), dho.offset(), dho.rs());
+        if (db != null) {
+            Operand dbo = output(db, "lora dB");
+            if (r == 1) {
+                // dB[n] += scale · Σ_m h[m] dy[m, n]: B's gradient is one contiguous row.
+                VectorMatVec.rowUpdate(pool, ho.transposed(), dyo, scale, dbo.seg(), dbo.offset(), dbo.cols());
+            } else {
+                Tensor t = Tensor.zeros(r, dyo.cols());
+                VectorMatVec.rowUpdate(pool, ho.transposed(), dyo, scale, t.data(), 0, dyo.cols());
+                for (int j = 0; j < r; j++) for (int n = 0; n < dyo.cols(); n++) db.set(n, j, db.get(n, j) + t.get(j, n));
+            }
+        }
+        if (da != null) {
+            Operand dao = output(da, "lora dA");
+            VectorMatVec.rowUpdate(pool, dho.transposed(), xo, 1f, dao.seg(), dao.offset(), dao.rs());
+        }
+        if (dx != null) {
+            Operand dxo = output(dx, "lora dx");
+            VectorMatVec.rowUpdate(pool, dho, ao, 1f, dxo.seg(), dxo.offset(), dxo.rs());
+        }
+    }
+
+    /** The operand itself when its rows are contiguous, else a contiguous F32 copy (only for rank > 1 adapters). */
+    private static Operand rowsContiguous(Operand o) {
+        if (o.cs() == 1) return o;
+        Tensor t = Tensor.zeros(o.rows(), o.cols());
+        for (int i = 0; i < o.rows(); i++) for (int j = 0; j < o.cols(); j++) t.set(i, j, o.get(i, j));
+        return Operand.of(t, "copy");
+    }
+
+    // ---- Attention ------------------------------------------------------------------------------
+
+    @Override
+    public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor keyValid, boolean causal, float scale,
+                                 Tensor probs, Tensor out) {
+        VectorAttention.forward(pool, q, k, v, keyValid, causal, scale, probs, out);
+    }
+
+    @Override
+    public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor probs, float scale,
+                                  Tensor dq, Tensor dk, Tensor dv) {
+        VectorAttention.backward(pool, dout, q, k, v, probs, scale, dq, dk, dv);
+    }
+
+    @Override
+    public void softmaxForward(Tensor x, Tensor out) {
+        VectorOps.softmaxForward(pool, Operand.of(x, "softmax x"), output(out, "softmax out"));
+    }
+
+    @Override
+    public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
+        VectorOps.softmaxBackward(pool, Operand.of(dy, "softmax dy"), Operand.of(y, "softmax y"), output(dx, "softmax dx"));
+    }
+
+    // ---- Norms ----------------------------------------------------------------------------------
+
+    @Override
+    public void layerNormForward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd) {
+        if (gamma.dtype() != DType.F32 || (beta != null && beta.dtype() != DType.F32)) {
+            fallback.layerNormForward(x, gamma, beta, eps, y, mean, rstd);
+            return;
+        }
+        VectorOps.layerNormForward(pool, Operand.of(x, "layernorm x"), gamma, beta, eps, output(y, "layernorm y"),
+                mean, rstd);
+    }
+
+    @Override
+    public void layerNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx,
+                                  Tensor dgamma, Tensor dbeta) {
+        if (gamma.dtype() != DType.F32) {
+            fallback.layerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta);
+            return;
+        }
+        VectorOps.layerNormBackward(pool, Operand.of(dy, "layernorm dy"), Operand.of(x, "layernorm x"), gamma, mean,
+                rstd, dx == null ? null : output(dx, "layernorm dx"), dgamma, dbeta);
+    }
+
+    @Override
+    public void rmsNormForward(Tensor x, Tensor gamma, float eps, Tensor y, Tensor rstd) {
+        fallback.rmsNormForward(x, gamma, eps, y, rstd);
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor rstd, Tensor dx, Tensor dgamma) {
+        fallback.rmsNormBackward(dy, x, gamma, rstd, dx, dgamma);
+    }
+
+    // ---- Activations ----------------------------------------------------------------------------
+
+    @Override
+    public void geluForward(Tensor x, boolean tanhApprox, Tensor y) {
+        VectorOps.geluForward(pool, flat(x, "gelu x"), tanhApprox, flat(y, "gelu y"));
+    }
+
+    @Override
+    public void geluBackward(Tensor dy, Tensor x, boolean tanhApprox, Tensor dx) {
+        VectorOps.geluBackward(pool, flat(dy, "gelu dy"), flat(x, "gelu x"), tanhApprox, flat(dx, "gelu dx"));
+    }
+
+    @Override
+    public void siluForward(Tensor x, Tensor y) {
+        fallback.siluForward(x, y);
+    }
+
+    @Override
+    public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
+        fallback.siluBackward(dy, x, dx);
+    }
+
+    @Override
+    public void swigluForward(Tensor gate, Tensor up, Tensor out) {
+        fallback.swigluForward(gate, up, out);
+    }
+
+    @Override
+    public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
+        fallback.swigluBackward(dout, gate, up, dgate, dup);
+    }
+
+    // ---- Positions and embeddings ---------------------------------------------------------------
+
+    @Override
+    public void ropeForward(Tensor x, int[] positions, float[] invFreq, Tensor out) {
+        fallback.ropeForward(x, positions, invFreq, out);
+    }
+
+    @Override
+    public void ropeBackward(Tensor dout, int[] positions, float[] invFreq, Tensor dx) {
+        fallback.ropeBackward(dout, positions, invFreq, dx);
+    }
+
+    @Override
+    public void embeddingForward(int[] ids, Tensor table, Tensor out) {
+        fallback.embeddingForward(ids, table, out);
+    }
+
+    @Override
+    public void embeddingBackward(int[] ids, Tensor dout, Tensor dtable) {
+        fallback.embeddingBackward(ids, dout, dtable);
+    }
+
+    // ---- Elementwise ----------------------------------------------------------------------------
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor out) {
+        VectorOps.add(pool, flat(a, "add a"), flat(b, "add b"), flat(out, "add out"));
+    }
+
+    @Override
+    public void accumulate(Tensor src, float scale, Tensor dst) {
+        VectorOps.accumulate(pool, flat(src, "accumulate src"), scale, flat(dst, "accumulate dst"));
+    }
+
+    @Override
+    public void scale(Tensor dst, float scale) {
+        VectorOps.scale(pool, flat(dst, "scale dst"), scale);
+    }
+
+    @Override
+    public void dropoutForward(Tensor x, float p, long seed, Tensor mask, Tensor y) {
+        fallback.dropoutForward(x, p, seed, mask, y);
+    }
+
+    @Override
+    public void dropoutBackward(Tensor dy, Tensor mask, Tensor dx) {
+        fallback.dropoutBackward(dy, mask, dx);
+    }
+
+    // ---- Loss -----------------------------------------------------------------------------------
+
+    @Override
+    public double crossEntropyForward(Tensor logits, int[] targets, int ignoreIndex, Tensor losses) {
+        return VectorOps.crossEntropyForward(pool, Operand.of(logits, "cross-entropy logits"), targets, ignoreIndex,
+                losses);
+    }
+
+    @Override
+    public void crossEntropyBackward(Tensor logits, int[] targets, int ignoreIndex, float scale, Tensor dlogits) {
+        VectorOps.crossEntropyBackward(pool, Operand.of(logits, "cross-entropy logits"), targets, ignoreIndex, scale,
+                output(dlogits, "cross-entropy dlogits"));
+    }
+
+    // ---- Optimizer ------------------------------------------------------------------------------
+
+    @Override
+    public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                          float eps, float weightDecay, long step) {
+        VectorOps.adamw(pool, flat(param, "adamw param"), flat(grad, "adamw grad"), flat(m, "adamw m"),
+                flat(v, "adamw v"), lr, beta1, beta2, eps, weightDecay, step);
+    }
+
+    @Override
+    public double sumOfSquares(Tensor g) {
+        return VectorOps.sumOfSquares(pool, flat(g, "sumOfSquares g"));
+    }
+
+    // ---- Helpers --------------------------------------------------------------------------------
+
+    /** An F32 output (or in-place) matrix. */
+    private static Operand output(Tensor t, String what) {
+        if (t.dtype() != DType.F32) throw new IllegalArgumentException(what + " " + t.describe() + " must be F32");
+        return Operand.of(t, what);
+    }
+
+    /** A contiguous F32 tensor as a flat vector: (segment, element offset, length). */
+    private static Operand flat(Tensor t, String what) {
+        if (t.dtype() != DType.F32) throw new IllegalArgumentException(what + " " + t.describe() + " must be F32");
+        t.requireContiguous(what);
+        return new Operand(t.data(), DType.F32, t.offset(), t.numel(), 1, 1, Math.toIntExact(t.numel()));
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
+    }
+}

@@ -1,0 +1,106 @@
+package dev.xgblora.kernels;
+
+import dev.xgblora.tensor.DType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Linear-layer products for few rows (decoding, tiny batches), where packing a whole weight
+ * would cost more than the multiply: dot products and row updates straight from the weight,
+ * widening BF16 in registers (sign-extend to int, shift left 16, reinterpret as float).
+ */
+final class VectorMatVec {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Shorts with as many lanes as S (half its bit size), for BF16 loads. */
+    private static final VectorSpecies<Short> SH =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Below this many rows the linear ops skip packing. */
+    static final int SMALL_ROWS = 16;
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[L]);
+
+    private VectorMatVec() {
+    }
+
+    /** L weight values starting at element index {@code at}, widened to F32. */
+    static FloatVector load(MemorySegment seg, DType dtype, long at) {
+        return switch (dtype) {
+            case F32 -> FloatVector.fromMemorySegment(S, seg, at * 4, LE);
+            case BF16 -> ((IntVector) ShortVector.fromMemorySegment(SH, seg, at * 2, LE)
+                    .convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            case F16 -> {
+                float[] t = SCRATCH.get();
+                for (int i = 0; i < L; i++) t[i] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, at + i));
+                yield FloatVector.fromArray(S, t, 0);
+            }
+        };
+    }
+
+    /**
+     * y[i, j] = scale · x[i,:]·w[j,:] (+ bias[j]); w rows contiguous. Parallel over whichever of
+     * rows and outputs is larger; each output is one dot product, so the split never changes it.
+     */
+    static void forward(KernelPool pool, Operand x, Operand w, Operand bias, float scale, MemorySegment y, long yOff,
+                        long yRs) {
+        int m = x.rows(), n = w.rows();
+        if (n >= 4 * pool.threads() || n >= m) {
+            pool.forRange(n, 4, (n0, n1) -> dots(x, w, bias, scale, y, yOff, yRs, 0, m, n0, n1));
+        } else {
+            pool.forRange(m, 1, (m0, m1) -> dots(x, w, bias, scale, y, yOff, yRs, m0, m1, 0, n));
+        }
+    }
+
+    private static void dots(Operand x, Operand w, Operand bias, float scale, MemorySegment y, long yOff, long yRs,
+                             int m0, int m1, int n0, int n1) {
+        int k = x.cols();
+        for (int j = n0; j < n1; j++) {
+            long wRow = w.offset() + (long) j * w.rs();
+            float b = bias == null ? 0f : bias.get(0, j);
+            for (int i = m0; i < m1; i++) {
+                long xRow = x.offset() + (long) i * x.rs();
+                FloatVector acc = FloatVector.zero(S);
+                int p = 0;
+                for (; p + L <= k; p += L) {
+                    acc = load(w.seg(), w.dtype(), wRow + p).fma(FloatVector.fromMemorySegment(S, x.seg(), (xRow + p) * 4, LE), acc);
+                }
+                float s = acc.reduceLanes(VectorOperators.ADD);
+                for (; p < k; p++) s += w.get(j, p) * x.seg().getAtIndex(Operand.F32, xRow + p);
+                y.setAtIndex(Operand.F32, yOff + (long) i * yRs + j, scale * s + b);
+            }
+        }
+    }
+
+    /** c[i, :] += scale · Σ_p a[i, p] · b[p, :] for every row i of a; b rows contiguous; a short. Parallel over columns. */
+    static void rowUpdate(KernelPool pool, Operand a, Operand b, float scale, MemorySegment c, long cOff, long cRs) {
+        int m = a.rows(), k = a.cols(), n = b.cols();
+        pool.forRange(n, 4 * L, (n0, n1) -> {
+            for (int i = 0; i < m; i++) {
+                long cRow = cOff + (long) i * cRs;
+                int j = n0;
+                for (; j + L <= n1; j += L) {
+                    FloatVector acc = FloatVector.fromMemorySegment(S, c, (cRow + j) * 4, LE);
+                    for (int p = 0; p < k; p++) {
+                        acc = load(b.seg(), b.dtype(), b.offset() + (long) p * b.rs() + j).fma(FloatVector.broadcast(S, scale * a.get(i, p)), acc);
+                    }
+                    acc.intoMemorySegment(c, (cRow + j) * 4, LE);
+                }
+                for (; j < n1; j++) {
+                    float acc = c.getAtIndex(Operand.F32, cRow + j);
+                    for (int p = 0; p < k; p++) acc += scale * a.get(i, p) * b.get(p, j);
+                    c.setAtIndex(Operand.F32, cRow + j, acc);
+                }
+            }
+        });
+    }
+}

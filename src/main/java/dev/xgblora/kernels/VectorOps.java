@@ -1,0 +1,529 @@
+package dev.xgblora.kernels;
+
+import dev.xgblora.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Row-wise and elementwise vector kernels (softmax, layer norm, GELU, cross-entropy, AdamW, adds).
+ * Rows go to threads whole; flat ops are split at fixed multiples of the vector length; column
+ * reductions (dgamma, dbias) are split by columns. So the thread count never changes a result.
+ */
+final class VectorOps {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Elements per part of a flat op: large enough that a task costs more than its hand-off. */
+    private static final int FLAT_GRAIN = 1 << 14;
+    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2 / Math.PI);
+    private static final float INV_SQRT_2 = (float) (1 / Math.sqrt(2));
+    private static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
+
+    private VectorOps() {
+    }
+
+    private static FloatVector ld(MemorySegment s, long element) {
+        return FloatVector.fromMemorySegment(S, s, element * 4, LE);
+    }
+
+    private static void st(FloatVector v, MemorySegment s, long element) {
+        v.intoMemorySegment(s, element * 4, LE);
+    }
+
+    private static float get(MemorySegment s, long element) {
+        return s.getAtIndex(Operand.F32, element);
+    }
+
+    private static void set(MemorySegment s, long element, float v) {
+        s.setAtIndex(Operand.F32, element, v);
+    }
+
+    private static long row(Operand o, int i) {
+        return o.offset() + (long) i * o.rs();
+    }
+
+    // ---- Reductions over rows -------------------------------------------------------------------
+
+    /** db[n] += Σ_m dy[m, n]; parallel over columns. */
+    static void columnSums(KernelPool pool, Operand dy, MemorySegment db, long dbOff) {
+        int m = dy.rows(), n = dy.cols();
+        pool.forRange(n, 4 * L, (n0, n1) -> {
+            int j = n0;
+            for (; j + L <= n1; j += L) {
+                FloatVector acc = ld(db, dbOff + j);
+                for (int i = 0; i < m; i++) acc = acc.add(ld(dy.seg(), row(dy, i) + j));
+                st(acc, db, dbOff + j);
+            }
+            for (; j < n1; j++) {
+                float acc = get(db, dbOff + j);
+                for (int i = 0; i < m; i++) acc += get(dy.seg(), row(dy, i) + j);
+                set(db, dbOff + j, acc);
+            }
+        });
+    }
+
+    // ---- Softmax --------------------------------------------------------------------------------
+
+    static void softmaxForward(KernelPool pool, Operand x, Operand out) {
+        requireSameShape(x, out, "softmaxForward");
+        pool.forRange(x.rows(), 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) softmaxRow(x.seg(), row(x, i), out.seg(), row(out, i), x.cols());
+        });
+    }
+
+    /** out = softmax(x) over n elements; a row of -inf gives zeros. Returns nothing; out may alias x. */
+    static void softmaxRow(MemorySegment xs, long x, MemorySegment os, long o, int n) {
+        float max = rowMax(xs, x, n);
+        if (max == Float.NEGATIVE_INFINITY) {
+            for (int j = 0; j < n; j++) set(os, o + j, 0f);
+            return;
+        }
+        float sum = expShiftInto(xs, x, os, o, n, max);
+        float inv = 1f / sum;
+        int j = 0;
+        for (; j + L <= n; j += L) st(ld(os, o + j).mul(inv), os, o + j);
+        for (; j < n; j++) set(os, o + j, get(os, o + j) * inv);
+    }
+
+    static float rowMax(MemorySegment xs, long x, int n) {
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j + L <= n; j += L) mv = mv.max(ld(xs, x + j));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) max = Math.max(max, get(xs, x + j));
+        return max;
+    }
+
+    /** os[j] = exp(xs[j] − max); returns the sum. */
+    static float expShiftInto(MemorySegment xs, long x, MemorySegment os, long o, int n, float max) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            FloatVector e = ld(xs, x + j).sub(max).lanewise(VectorOperators.EXP);
+            st(e, os, o + j);
+            acc = acc.add(e);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float e = (float) Math.exp(get(xs, x + j) - max);
+            set(os, o + j, e);
+            sum += e;
+        }
+        return sum;
+    }
+
+    static void softmaxBackward(KernelPool pool, Operand dy, Operand y, Operand dx) {
+        requireSameShape(dy, y, "softmaxBackward");
+        requireSameShape(dy, dx, "softmaxBackward");
+        int n = y.cols();
+        pool.forRange(y.rows(), 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                long a = row(dy, i), b = row(y, i), c = row(dx, i);
+                float dot = dot(dy.seg(), a, y.seg(), b, n);
+                int j = 0;
+                for (; j + L <= n; j += L) {
+                    FloatVector yv = ld(y.seg(), b + j);
+                    st(ld(dy.seg(), a + j).sub(dot).fma(yv, ld(dx.seg(), c + j)), dx.seg(), c + j);
+                }
+                for (; j < n; j++) set(dx.seg(), c + j, get(dx.seg(), c + j) + get(y.seg(), b + j) * (get(dy.seg(), a + j) - dot));
+            }
+        });
+    }
+
+    static float dot(MemorySegment as, long a, MemorySegment bs, long b, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (; j + L <= n; j += L) acc = ld(as, a + j).fma(ld(bs, b + j), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) s += get(as, a + j) * get(bs, b + j);
+        return s;
+    }
+
+    private static float sum(MemorySegment s, long a, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (; j + L <= n; j += L) acc = acc.add(ld(s, a + j));
+        float r = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) r += get(s, a + j);
+        return r;
+    }
+
+    // ---- Layer norm -----------------------------------------------------------------------------
+
+    static void layerNormForward(KernelPool pool, Operand x, Tensor gamma, Tensor beta, float eps, Operand y,
+                                 Tensor mean, Tensor rstd) {
+        requireSameShape(x, y, "layerNormForward");
+        int c = x.cols();
+        Operand g = Operand.of(gamma.reshape(1, gamma.numel()), "layernorm gamma");
+        Operand bt = beta == null ? null : Operand.of(beta.reshape(1, beta.numel()), "layernorm beta");
+        if (g.cols() != c || (bt != null && bt.cols() != c)) {
+            throw new IllegalArgumentException("layerNormForward: gamma/beta must have " + c + " elements, got "
+                    + gamma.describe() + (beta == null ? "" : ", " + beta.describe()));
+        }
+        pool.forRange(x.rows(), 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                long xr = row(x, i), yr = row(y, i);
+                float mu = sum(x.seg(), xr, c) / c;
+                FloatVector acc = FloatVector.zero(S);
+                int j = 0;
+                for (; j + L <= c; j += L) {
+                    FloatVector d = ld(x.seg(), xr + j).sub(mu);
+                    acc = d.fma(d, acc);
+                }
+                float var = acc.reduceLanes(VectorOperators.ADD);
+                for (; j < c; j++) {
+                    float d = get(x.seg(), xr + j) - mu;
+                    var += d * d;
+                }
+                float rs = (float) (1 / Math.sqrt(var / c + eps));
+                if (mean != null) mean.set(i, mu);
+                if (rstd != null) rstd.set(i, rs);
+                j = 0;
+                for (; j + L <= c; j += L) {
+                    FloatVector v = ld(x.seg(), xr + j).sub(mu).mul(rs).mul(ld(g.seg(), g.offset() + j));
+                    if (bt != null) v = v.add(ld(bt.seg(), bt.offset() + j));
+                    st(v, y.seg(), yr + j);
+                }
+                for (; j < c; j++) {
+                    float v = (get(x.seg(), xr + j) - mu) * rs * get(g.seg(), g.offset() + j);
+                    if (bt != null) v += get(bt.seg(), bt.offset() + j);
+                    set(y.seg(), yr + j, v);
+                }
+            }
+        });
+    }
+
+    static void layerNormBackward(KernelPool pool, Operand dy, Operand x, Tensor gamma, Tensor mean, Tensor rstd,
+                                  Operand dx, Tensor dgamma, Tensor dbeta) {
+        requireSameShape(dy, x, "layerNormBackward");
+        int m = x.rows(), c = x.cols();
+        Operand g = Operand.of(gamma.reshape(1, gamma.numel()), "layernorm gamma");
+        if (dx != null) {
+            requireSameShape(dy, dx, "layerNormBackward");
+            pool.forRange(m, 1, (r0, r1) -> {
+                for (int i = r0; i < r1; i++) {
+                    long a = row(dy, i), b = row(x, i), o = row(dx, i);
+                    float mu = mean.get(i), rs = rstd.get(i);
+                    // dxhat = dy·gamma; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat))
+                    FloatVector s1 = FloatVector.zero(S), s2 = s1;
+                    int j = 0;
+                    for (; j + L <= c; j += L) {
+                        FloatVector dxh = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j));
+                        FloatVector xh = ld(x.seg(), b + j).sub(mu).mul(rs);
+                        s1 = s1.add(dxh);
+                        s2 = dxh.fma(xh, s2);
+                    }
+                    float sum1 = s1.reduceLanes(VectorOperators.ADD), sum2 = s2.reduceLanes(VectorOperators.ADD);
+                    for (; j < c; j++) {
+                        float dxh = get(dy.seg(), a + j) * get(g.seg(), g.offset() + j);
+                        sum1 += dxh;
+                        sum2 += dxh * (get(x.seg(), b + j) - mu) * rs;
+                    }
+                    float m1 = sum1 / c, m2 = sum2 / c;
+                    j = 0;
+                    for (; j + L <= c; j += L) {
+                        FloatVector dxh = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j));
+                        FloatVector xh = ld(x.seg(), b + j).sub(mu).mul(rs);
+                        FloatVector v = dxh.sub(m1).sub(xh.mul(m2)).mul(rs);
+                        st(ld(dx.seg(), o + j).add(v), dx.seg(), o + j);
+                    }
+                    for (; j < c; j++) {
+                        float dxh = get(dy.seg(), a + j) * get(g.seg(), g.offset() + j);
+                        float xh = (get(x.seg(), b + j) - mu) * rs;
+                        set(dx.seg(), o + j, get(dx.seg(), o + j) + (dxh - m1 - xh * m2) * rs);
+                    }
+                }
+            });
+        }
+        if (dgamma == null && dbeta == null) return;
+        Operand dg = dgamma == null ? null : Operand.of(dgamma.reshape(1, dgamma.numel()), "layernorm dgamma");
+        Operand db = dbeta == null ? null : Operand.of(dbeta.reshape(1, dbeta.numel()), "layernorm dbeta");
+        float[] mus = new float[m], rss = new float[m];
+        for (int i = 0; i < m; i++) {
+            mus[i] = mean.get(i);
+            rss[i] = rstd.get(i);
+        }
+        pool.forRange(c, 4 * L, (c0, c1) -> {
+            int j = c0;
+            for (; j + L <= c1; j += L) {
+                FloatVector ag = dg == null ? null : ld(dg.seg(), dg.offset() + j);
+                FloatVector ab = db == null ? null : ld(db.seg(), db.offset() + j);
+                for (int i = 0; i < m; i++) {
+                    FloatVector d = ld(dy.seg(), row(dy, i) + j);
+                    if (ag != null) ag = ld(x.seg(), row(x, i) + j).sub(mus[i]).mul(rss[i]).fma(d, ag);
+                    if (ab != null) ab = ab.add(d);
+                }
+                if (ag != null) st(ag, dg.seg(), dg.offset() + j);
+                if (ab != null) st(ab, db.seg(), db.offset() + j);
+            }
+            for (; j < c1; j++) {
+                float ag = 0, ab = 0;
+                for (int i = 0; i < m; i++) {
+                    float d = get(dy.seg(), row(dy, i) + j);
+                    ag += (get(x.seg(), row(x, i) + j) - mus[i]) * rss[i] * d;
+                    ab += d;
+                }
+                if (dg != null) set(dg.seg(), dg.offset() + j, get(dg.seg(), dg.offset() + j) + ag);
+                if (db != null) set(db.seg(), db.offset() + j, get(db.seg(), db.offset() + j) + ab);
+            }
+        });
+    }
+
+    // ---- GELU -----------------------------------------------------------------------------------
+
+    static void geluForward(KernelPool pool, Operand x, boolean tanhApprox, Operand y) {
+        requireSameShape(x, y, "geluForward");
+        long xo = x.offset(), yo = y.offset();
+        pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) {
+                FloatVector v = ld(x.seg(), xo + i);
+                FloatVector cdf = tanhApprox
+                        ? v.mul(v).fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v).lanewise(VectorOperators.TANH).add(1f).mul(0.5f)
+                        : erf(v.mul(INV_SQRT_2)).add(1f).mul(0.5f);
+                st(v.mul(cdf), y.seg(), yo + i);
+            }
+            for (; i < e; i++) {
+                float v = get(x.seg(), xo + i);
+                float cdf = tanhApprox
+                        ? 0.5f * (1 + (float) Math.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)))
+                        : 0.5f * (1 + erf(v * INV_SQRT_2));
+                set(y.seg(), yo + i, v * cdf);
+            }
+        });
+    }
+
+    static void geluBackward(KernelPool pool, Operand dy, Operand x, boolean tanhApprox, Operand dx) {
+        requireSameShape(x, dy, "geluBackward");
+        requireSameShape(x, dx, "geluBackward");
+        long dyo = dy.offset(), xo = x.offset(), dxo = dx.offset();
+        pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) {
+                FloatVector v = ld(x.seg(), xo + i);
+                FloatVector grad;
+                if (tanhApprox) {
+                    FloatVector v2 = v.mul(v);
+                    FloatVector t = v2.fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v).lanewise(VectorOperators.TANH);
+                    FloatVector dinner = v2.fma(3 * 0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI);
+                    // 0.5(1+t) + 0.5x(1−t²)·dinner
+                    grad = t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul(dinner));
+                } else {
+                    FloatVector cdf = erf(v.mul(INV_SQRT_2)).add(1f).mul(0.5f);
+                    FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+                    grad = v.fma(pdf, cdf);
+                }
+                st(ld(dy.seg(), dyo + i).fma(grad, ld(dx.seg(), dxo + i)), dx.seg(), dxo + i);
+            }
+            for (; i < e; i++) {
+                float v = get(x.seg(), xo + i);
+                float grad;
+                if (tanhApprox) {
+                    float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
+                    grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715f * v * v);
+                } else {
+                    grad = 0.5f * (1 + erf(v * INV_SQRT_2)) + v * (float) Math.exp(-0.5f * v * v) * INV_SQRT_2PI;
+                }
+                set(dx.seg(), dxo + i, get(dx.seg(), dxo + i) + get(dy.seg(), dyo + i) * grad);
+            }
+        });
+    }
+
+    // erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), same formula in both forms.
+    private static final float P = 0.3275911f, A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f,
+            A4 = -1.453152027f, A5 = 1.061405429f;
+
+    static FloatVector erf(FloatVector x) {
+        FloatVector ax = x.abs();
+        FloatVector t = FloatVector.broadcast(S, 1f).div(ax.fma(P, 1f));
+        FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
+                .fma(t, FloatVector.broadcast(S, A1)).mul(t);
+        FloatVector y = poly.mul(ax.mul(ax).neg().lanewise(VectorOperators.EXP)).neg().add(1f);
+        return y.blend(y.neg(), x.compare(VectorOperators.LT, 0f));
+    }
+
+    static float erf(float x) {
+        float ax = Math.abs(x);
+        float t = 1f / (1f + P * ax);
+        float poly = ((((A5 * t + A4) * t + A3) * t + A2) * t + A1) * t;
+        return Math.copySign(1f - poly * (float) Math.exp(-ax * ax), x);
+    }
+
+    // ---- Cross-entropy --------------------------------------------------------------------------
+
+    static double crossEntropyForward(KernelPool pool, Operand logits, int[] targets, int ignoreIndex, Tensor losses) {
+        int m = logits.rows(), v = logits.cols();
+        checkTargets(targets, m, v, ignoreIndex);
+        double[] rowLoss = new double[m];
+        pool.forRange(m, 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                if (targets[i] == ignoreIndex) continue;
+                long r = row(logits, i);
+                float max = rowMax(logits.seg(), r, v);
+                double lse = Math.log(sumExp(logits.seg(), r, v, max)) + max;
+                rowLoss[i] = lse - get(logits.seg(), r + targets[i]);
+            }
+        });
+        double total = 0;
+        int counted = 0;
+        for (int i = 0; i < m; i++) {
+            if (losses != null) losses.set(i, (float) rowLoss[i]);
+            if (targets[i] != ignoreIndex) {
+                total += rowLoss[i];
+                counted++;
+            }
+        }
+        return counted == 0 ? 0 : total / counted;
+    }
+
+    private static float sumExp(MemorySegment s, long r, int n, float max) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (; j + L <= n; j += L) acc = acc.add(ld(s, r + j).sub(max).lanewise(VectorOperators.EXP));
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) sum += (float) Math.exp(get(s, r + j) - max);
+        return sum;
+    }
+
+    static void crossEntropyBackward(KernelPool pool, Operand logits, int[] targets, int ignoreIndex, float scale,
+                                     Operand dlogits) {
+        requireSameShape(logits, dlogits, "crossEntropyBackward");
+        int m = logits.rows(), v = logits.cols();
+        checkTargets(targets, m, v, ignoreIndex);
+        pool.forRange(m, 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                if (targets[i] == ignoreIndex) continue;
+                long r = row(logits, i), d = row(dlogits, i);
+                float max = rowMax(logits.seg(), r, v);
+                float k = scale / sumExp(logits.seg(), r, v, max);
+                FloatVector kv = FloatVector.broadcast(S, k);
+                int j = 0;
+                for (; j + L <= v; j += L) {
+                    FloatVector p = ld(logits.seg(), r + j).sub(max).lanewise(VectorOperators.EXP);
+                    st(p.fma(kv, ld(dlogits.seg(), d + j)), dlogits.seg(), d + j);
+                }
+                for (; j < v; j++) {
+                    set(dlogits.seg(), d + j, get(dlogits.seg(), d + j) + (float) Math.exp(get(logits.seg(), r + j) - max) * k);
+                }
+                long t = d + targets[i];
+                set(dlogits.seg(), t, get(dlogits.seg(), t) - scale);
+            }
+        });
+    }
+
+    private static void checkTargets(int[] targets, int m, int v, int ignoreIndex) {
+        if (targets.length != m) {
+            throw new IllegalArgumentException("cross-entropy: " + targets.length + " targets for " + m + " rows of logits");
+        }
+        for (int i = 0; i < m; i++) {
+            if (targets[i] != ignoreIndex && (targets[i] < 0 || targets[i] >= v)) {
+                throw new IllegalArgumentException("cross-entropy: target " + targets[i] + " at row " + i
+                        + " is outside [0, " + v + ") and is not the ignore index " + ignoreIndex);
+            }
+        }
+    }
+
+    // ---- Flat elementwise -----------------------------------------------------------------------
+
+    static void add(KernelPool pool, Operand a, Operand b, Operand out) {
+        requireSameShape(a, b, "add");
+        requireSameShape(a, out, "add");
+        pool.forRange(a.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) st(ld(a.seg(), a.offset() + i).add(ld(b.seg(), b.offset() + i)), out.seg(), out.offset() + i);
+            for (; i < e; i++) set(out.seg(), out.offset() + i, get(a.seg(), a.offset() + i) + get(b.seg(), b.offset() + i));
+        });
+    }
+
+    static void accumulate(KernelPool pool, Operand src, float scale, Operand dst) {
+        requireSameShape(src, dst, "accumulate");
+        FloatVector sv = FloatVector.broadcast(S, scale);
+        pool.forRange(src.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) {
+                st(ld(src.seg(), src.offset() + i).fma(sv, ld(dst.seg(), dst.offset() + i)), dst.seg(), dst.offset() + i);
+            }
+            for (; i < e; i++) {
+                set(dst.seg(), dst.offset() + i, get(dst.seg(), dst.offset() + i) + scale * get(src.seg(), src.offset() + i));
+            }
+        });
+    }
+
+    static void scale(KernelPool pool, Operand dst, float scale) {
+        pool.forRange(dst.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) st(ld(dst.seg(), dst.offset() + i).mul(scale), dst.seg(), dst.offset() + i);
+            for (; i < e; i++) set(dst.seg(), dst.offset() + i, get(dst.seg(), dst.offset() + i) * scale);
+        });
+    }
+
+    static void adamw(KernelPool pool, Operand p, Operand g, Operand m, Operand v, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, long step) {
+        requireSameShape(p, g, "adamwStep");
+        requireSameShape(p, m, "adamwStep");
+        requireSameShape(p, v, "adamwStep");
+        if (step < 1) throw new IllegalArgumentException("adamwStep: step counts from 1, got " + step);
+        float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
+        float decay = 1 - lr * weightDecay, stepSize = lr / bc1, invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
+        float b1c = 1 - beta1, b2c = 1 - beta2;
+        pool.forRange(p.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) {
+                FloatVector gv = ld(g.seg(), g.offset() + i);
+                FloatVector mv = ld(m.seg(), m.offset() + i).mul(beta1).add(gv.mul(b1c));
+                FloatVector vv = ld(v.seg(), v.offset() + i).mul(beta2).add(gv.mul(gv).mul(b2c));
+                FloatVector denom = vv.lanewise(VectorOperators.SQRT).mul(invSqrtBc2).add(eps);
+                FloatVector pv = ld(p.seg(), p.offset() + i).mul(decay).sub(mv.mul(stepSize).div(denom));
+                st(mv, m.seg(), m.offset() + i);
+                st(vv, v.seg(), v.offset() + i);
+                st(pv, p.seg(), p.offset() + i);
+            }
+            for (; i < e; i++) {
+                float gi = get(g.seg(), g.offset() + i);
+                float mi = beta1 * get(m.seg(), m.offset() + i) + b1c * gi;
+                float vi = beta2 * get(v.seg(), v.offset() + i) + b2c * gi * gi;
+                float pi = get(p.seg(), p.offset() + i) * decay - stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
+                set(m.seg(), m.offset() + i, mi);
+                set(v.seg(), v.offset() + i, vi);
+                set(p.seg(), p.offset() + i, pi);
+            }
+        });
+    }
+
+    /** Σ x² in fixed chunks (float lanes within a chunk, double across chunks): thread-count invariant. */
+    static double sumOfSquares(KernelPool pool, Operand x) {
+        int n = x.cols();
+        int chunks = (n + FLAT_GRAIN - 1) / FLAT_GRAIN;
+        double[] partial = new double[chunks];
+        pool.forRange(chunks, 1, (c0, c1) -> {
+            for (int c = c0; c < c1; c++) {
+                int s = c * FLAT_GRAIN, e = Math.min(n, s + FLAT_GRAIN), i = s;
+                FloatVector acc = FloatVector.zero(S);
+                for (; i + L <= e; i += L) {
+                    FloatVector v = ld(x.seg(), x.offset() + i);
+                    acc = v.fma(v, acc);
+                }
+                double sum = acc.reduceLanes(VectorOperators.ADD);
+                for (; i < e; i++) {
+                    double v = get(x.seg(), x.offset() + i);
+                    sum += v * v;
+                }
+                partial[c] = sum;
+            }
+        });
+        double total = 0;
+        for (double d : partial) total += d;
+        return total;
+    }
+
+    private static void requireSameShape(Operand a, Operand b, String op) {
+        if (a.rows() != b.rows() || a.cols() != b.cols()) {
+            throw new IllegalArgumentException(op + ": shapes differ, [" + a.rows() + ", " + a.cols() + "] vs ["
+                    + b.rows() + ", " + b.cols() + "]");
+        }
+    }
+}
