@@ -8,6 +8,8 @@ import picocli.CommandLine.Command;
         description = "Fine-tune transformer models with XGBLoRA, LoRA or full fine-tuning.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                ImportOnnxCommand.class,
+                InfoCommand.class,
         })
 public final class Main implements Runnable {
 

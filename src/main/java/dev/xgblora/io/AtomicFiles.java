@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /** Outputs are written under a temporary name in the target directory, then renamed into place. */
 public final class AtomicFiles {
@@ -31,6 +32,7 @@ public final class AtomicFiles {
             Files.createDirectories(dir);
             tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
             body.write(tmp);
+            readableByAll(tmp, false);
             move(tmp, abs);
             tmp = null;
         } catch (IOException e) {
@@ -66,6 +68,7 @@ public final class AtomicFiles {
             Files.createDirectories(abs.getParent());
             tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".");
             body.write(tmp);
+            readableByAll(tmp, true);
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
             } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
@@ -78,6 +81,12 @@ public final class AtomicFiles {
         } finally {
             if (tmp != null) deleteTree(tmp);
         }
+    }
+
+    /** Temporaries are created owner-only; the final output gets the usual rw-r--r-- / rwxr-xr-x. */
+    private static void readableByAll(Path p, boolean directory) throws IOException {
+        if (!p.getFileSystem().supportedFileAttributeViews().contains("posix")) return;
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(directory ? "rwxr-xr-x" : "rw-r--r--"));
     }
 
     private static void move(Path from, Path to) throws IOException {
