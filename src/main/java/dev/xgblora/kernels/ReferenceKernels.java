@@ -7,6 +7,12 @@ import java.util.SplittableRandom;
  * The oracle: every op as plain scalar loops with double accumulation, PyTorch semantics.
  * Obviously correct rather than fast; every fast implementation is tested against it.
  * Reads weights of any dtype (bf16/f16 widened on read) and accepts strided views.
+ *
+ * <p>Beyond the interface contract it is lenient in a few harmless ways (callers should not rely
+ * on them with other implementations): per-row statistics (mean, rstd) may have any shape holding
+ * one value per row; loraBackward's dh scratch may be null; dropout accepts p = 1 (all dropped).
+ * Outputs must not alias inputs except where the interface allows it (softmax, add, rope); the
+ * reference also tolerates y aliasing x in the norms and the element-wise activations.
  */
 public final class ReferenceKernels implements Kernels {
 
@@ -245,41 +251,11 @@ public final class ReferenceKernels implements Kernels {
 
     // ---- Activations ----------------------------------------------------------------------------
 
-    private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
-    private static final double GELU_TANH_C = 0.044715;
-
-    static double gelu(double x, boolean tanhApprox) {
-        if (!tanhApprox) return x * MathFunctions.normalCdf(x);
-        double u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
-        return 0.5 * x * (1 + Math.tanh(u));
-    }
-
-    static double geluDerivative(double x, boolean tanhApprox) {
-        if (!tanhApprox) return MathFunctions.normalCdf(x) + x * MathFunctions.normalPdf(x);
-        double u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
-        double t = Math.tanh(u);
-        double du = SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x * x);
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
-    }
-
-    static double sigmoid(double x) {
-        return 1.0 / (1.0 + Math.exp(-x));
-    }
-
-    static double silu(double x) {
-        return x * sigmoid(x);
-    }
-
-    static double siluDerivative(double x) {
-        double s = sigmoid(x);
-        return s * (1 + x * (1 - s));
-    }
-
     @Override
     public void geluForward(Tensor x, boolean tanhApprox, Tensor y) {
         Mat mx = Mat.of(x, "geluForward x");
         Mat my = Mat.of(y, "geluForward y", mx.rows, mx.cols);
-        for (long i = 0; i < mx.numel(); i++) my.set(i, (float) gelu(mx.get(i), tanhApprox));
+        for (long i = 0; i < mx.numel(); i++) my.set(i, (float) ScalarActivations.gelu(mx.get(i), tanhApprox));
     }
 
     @Override
@@ -288,7 +264,7 @@ public final class ReferenceKernels implements Kernels {
         Mat mdy = Mat.of(dy, "geluBackward dy", mx.rows, mx.cols);
         Mat mdx = Mat.of(dx, "geluBackward dx", mx.rows, mx.cols).requireF32("geluBackward dx");
         for (long i = 0; i < mx.numel(); i++) {
-            double g = mdy.get(i) * geluDerivative(mx.get(i), tanhApprox);
+            double g = mdy.get(i) * ScalarActivations.geluDerivative(mx.get(i), tanhApprox);
             mdx.set(i, (float) (mdx.get(i) + g));
         }
     }
@@ -297,7 +273,7 @@ public final class ReferenceKernels implements Kernels {
     public void siluForward(Tensor x, Tensor y) {
         Mat mx = Mat.of(x, "siluForward x");
         Mat my = Mat.of(y, "siluForward y", mx.rows, mx.cols);
-        for (long i = 0; i < mx.numel(); i++) my.set(i, (float) silu(mx.get(i)));
+        for (long i = 0; i < mx.numel(); i++) my.set(i, (float) ScalarActivations.silu(mx.get(i)));
     }
 
     @Override
@@ -306,7 +282,7 @@ public final class ReferenceKernels implements Kernels {
         Mat mdy = Mat.of(dy, "siluBackward dy", mx.rows, mx.cols);
         Mat mdx = Mat.of(dx, "siluBackward dx", mx.rows, mx.cols).requireF32("siluBackward dx");
         for (long i = 0; i < mx.numel(); i++) {
-            mdx.set(i, (float) (mdx.get(i) + mdy.get(i) * siluDerivative(mx.get(i))));
+            mdx.set(i, (float) (mdx.get(i) + mdy.get(i) * ScalarActivations.siluDerivative(mx.get(i))));
         }
     }
 
@@ -315,7 +291,7 @@ public final class ReferenceKernels implements Kernels {
         Mat mg = Mat.of(gate, "swigluForward gate");
         Mat mu = Mat.of(up, "swigluForward up", mg.rows, mg.cols);
         Mat mo = Mat.of(out, "swigluForward out", mg.rows, mg.cols);
-        for (long i = 0; i < mg.numel(); i++) mo.set(i, (float) (silu(mg.get(i)) * mu.get(i)));
+        for (long i = 0; i < mg.numel(); i++) mo.set(i, (float) (ScalarActivations.silu(mg.get(i)) * mu.get(i)));
     }
 
     @Override
@@ -328,8 +304,8 @@ public final class ReferenceKernels implements Kernels {
         Mat mdu = dup == null ? null : Mat.of(dup, op + " dup", mg.rows, mg.cols).requireF32(op + " dup");
         for (long i = 0; i < mg.numel(); i++) {
             double g = mg.get(i), d = mdo.get(i);
-            if (mdg != null) mdg.set(i, (float) (mdg.get(i) + d * mu.get(i) * siluDerivative(g)));
-            if (mdu != null) mdu.set(i, (float) (mdu.get(i) + d * silu(g)));
+            if (mdg != null) mdg.set(i, (float) (mdg.get(i) + d * mu.get(i) * ScalarActivations.siluDerivative(g)));
+            if (mdu != null) mdu.set(i, (float) (mdu.get(i) + d * ScalarActivations.silu(g)));
         }
     }
 

@@ -133,17 +133,18 @@ public final class KernelTestSupport {
     }
 
     /**
-     * The central-difference gradient dL/d input, element by element. The input (F32) is perturbed
-     * in place and restored; the step actually stored (after float rounding) is the divisor.
+     * The central-difference gradient dL/d input, element by element. The input is perturbed in
+     * place and restored; the step actually stored (after rounding to its dtype) is the divisor.
      */
     public static Tensor numericGradient(Tensor input, Loss loss, double h) {
         Tensor grad = Tensor.zeros(input.shape());
         for (long i = 0; i < input.numel(); i++) {
             float orig = input.get(i);
-            float up = (float) (orig + h), down = (float) (orig - h);
-            input.set(i, up);
+            input.set(i, (float) (orig + h));
+            float up = input.get(i); // the value actually stored (rounded to the input's dtype)
             double lp = loss.eval();
-            input.set(i, down);
+            input.set(i, (float) (orig - h));
+            float down = input.get(i);
             double lm = loss.eval();
             input.set(i, orig);
             grad.set(i, (float) ((lp - lm) / ((double) up - down)));

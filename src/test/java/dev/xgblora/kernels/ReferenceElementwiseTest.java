@@ -29,6 +29,15 @@ class ReferenceElementwiseTest {
         k.accumulate(b, 1f, base.transposeLast2());
         assertArrayEquals(new float[] {10, 30, 20, 40}, base.toFloatArray());
         assertThrows(IllegalArgumentException.class, () -> k.add(a, Tensor.zeros(4), out));
+        // a rank-3 strided view is read and written through its strides
+        Tensor cube = Tensor.zeros(2, 2, 3);
+        Tensor src = Tensor.fromArray(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 2, 3, 2);
+        k.accumulate(src, 1f, cube.transposeLast2());
+        for (int i = 0; i < 2; i++) {
+            for (int j = 0; j < 3; j++) {
+                for (int l = 0; l < 2; l++) assertEquals(src.get(i * 6 + j * 2 + l), cube.get(i * 6 + l * 3 + j));
+            }
+        }
     }
 
     @Test
