@@ -1,5 +1,7 @@
 package dev.xgblora.model;
 
+import dev.xgblora.io.ModelConfig;
+
 /**
  * The shape of a BERT-family encoder (Hugging Face {@code BertConfig} field meanings).
  *
@@ -18,6 +20,15 @@ public record BertConfig(int hiddenSize, int numLayers, int numHeads, int interm
             throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + numHeads);
         }
         geluTanh(hiddenAct); // validates
+    }
+
+    /** The BERT part of a Hugging Face config; rejects configs of other model types. */
+    public static BertConfig from(ModelConfig mc) {
+        if (!mc.modelType().equals("bert")) {
+            throw new IllegalArgumentException("model_type '" + mc.modelType() + "' is not a BERT encoder");
+        }
+        return new BertConfig(mc.hiddenSize(), mc.numLayers(), mc.numHeads(), mc.intermediateSize(), mc.vocabSize(),
+                mc.maxPositions(), mc.typeVocabSize(), mc.normEps(), mc.hiddenAct());
     }
 
     public int headDim() {

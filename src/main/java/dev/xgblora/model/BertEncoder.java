@@ -1,5 +1,6 @@
 package dev.xgblora.model;
 
+import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.tensor.Tensor;
 import java.util.ArrayList;
@@ -39,7 +40,9 @@ public final class BertEncoder {
 
     // forward state
     private final BertLayer.Buffers[] own;
-    private final BertLayer.Buffers[] shared = {new BertLayer.Buffers(), new BertLayer.Buffers()};
+    // forward-only layers share one activation set and alternate between two output buffers
+    private final BertLayer.Buffers shared = new BertLayer.Buffers();
+    private final Scratch[] sharedOut = {new Scratch(), new Scratch()};
     private final BertLayer.GradBuffers grads = new BertLayer.GradBuffers();
     private final Scratch sEmbSum = new Scratch(), sEmbTmp = new Scratch(), sEmbOut = new Scratch(),
             sEmbMean = new Scratch(), sEmbRstd = new Scratch(), sKeyValid = new Scratch();
@@ -73,6 +76,14 @@ public final class BertEncoder {
             linears.addAll(layer.linears());
         }
         own = new BertLayer.Buffers[cfg.numLayers()];
+    }
+
+    /**
+     * An encoder over a memory-mapped weight store: frozen weights are zero-copy views of the file,
+     * which must stay open while the encoder is used.
+     */
+    public static BertEncoder fromStore(BertConfig cfg, WeightStore store, Kernels kernels) {
+        return new BertEncoder(cfg, name -> store.has(name) ? store.tensor(name) : null, kernels);
     }
 
     /** Looks up a required weight, naming it when missing or misshapen. */
@@ -189,19 +200,17 @@ public final class BertEncoder {
 
         Tensor x = embOut;
         for (BertLayer layer : layers) {
-            x = layer.forward(kn, x, keyValid, b, t, buffersFor(layer.index));
+            int l = layer.index;
+            if (l < gradFrom) {
+                own[l] = null; // a layer that left the trainable range gives its activations back
+                x = layer.forward(kn, x, keyValid, b, t, shared, sharedOut[l % 2]);
+            } else {
+                if (own[l] == null) own[l] = new BertLayer.Buffers();
+                x = layer.forward(kn, x, keyValid, b, t, own[l], own[l].sOut);
+            }
         }
         forwardDone = true;
         return x;
-    }
-
-    private BertLayer.Buffers buffersFor(int layer) {
-        if (layer < gradFrom) {
-            own[layer] = null; // a layer that left the trainable range gives its activations back
-            return shared[layer % 2];
-        }
-        if (own[layer] == null) own[layer] = new BertLayer.Buffers();
-        return own[layer];
     }
 
     /**
@@ -235,7 +244,7 @@ public final class BertEncoder {
 
     /** Floats held in activation buffers now (for tests and metrics). */
     public long activationFloats() {
-        long total = shared[0].capacityFloats() + shared[1].capacityFloats();
+        long total = shared.capacityFloats() + sharedOut[0].capacity() + sharedOut[1].capacity();
         for (BertLayer.Buffers b : own) if (b != null) total += b.capacityFloats();
         return total;
     }
