@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
+                ScoreCommand.class,
+                GenerateCommand.class,
         })
 public final class Main implements Runnable {
 
