@@ -5,6 +5,7 @@ module dev.xgblora {
     requires com.fasterxml.jackson.databind;
     requires ai.djl.tokenizers;
     requires ai.djl.api;
+    requires java.management;
 
     exports dev.xgblora.tensor;
     exports dev.xgblora.kernels;
