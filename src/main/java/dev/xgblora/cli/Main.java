@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
                 InfoCommand.class,
                 ScoreCommand.class,
                 GenerateCommand.class,
+                TrainCommand.class,
         })
 public final class Main implements Runnable {
 
