@@ -14,17 +14,17 @@ import java.util.List;
  * state, as a fresh booster needs.
  */
 public final class AdamW {
-    /** One optimized param with its moments and a learning-rate multiplier (LoRA+ for B). */
+    /** One optimized param with its moments and its base learning rate (multiplied by the step's factor). */
     public static final class Slot {
         final Param param;
-        final float lrScale;
+        final float lr;
         final Tensor m;
         final Tensor v;
 
-        Slot(Param param, float lrScale) {
+        Slot(Param param, float lr) {
             if (!param.trainable()) throw new IllegalArgumentException("param '" + param.name() + "' is not trainable");
             this.param = param;
-            this.lrScale = lrScale;
+            this.lr = lr;
             this.m = Tensor.zeros(param.value().shape());
             this.v = Tensor.zeros(param.value().shape());
         }
@@ -60,11 +60,13 @@ public final class AdamW {
         return new AdamW(k, 0.9f, 0.999f, 1e-8f, weightDecay);
     }
 
-    public AdamW add(Param p, float lrScale) {
-        slots.add(new Slot(p, lrScale));
+    /** Adds a param with its base learning rate. */
+    public AdamW add(Param p, float lr) {
+        slots.add(new Slot(p, lr));
         return this;
     }
 
+    /** Adds params with base learning rate 1 (step's factor = the learning rate). */
     public AdamW addAll(List<Param> ps) {
         for (Param p : ps) add(p, 1f);
         return this;
@@ -90,11 +92,11 @@ public final class AdamW {
         step = s;
     }
 
-    /** One update of every param with learning rate {@code lr} (times each slot's multiplier). */
-    public void step(float lr) {
+    /** One update of every param with learning rate {@code factor} × the slot's base rate. */
+    public void step(float factor) {
         step++;
         for (Slot s : slots) {
-            k.adamwStep(s.param.value(), s.param.grad(), s.m, s.v, lr * s.lrScale, beta1, beta2, eps,
+            k.adamwStep(s.param.value(), s.param.grad(), s.m, s.v, factor * s.lr, beta1, beta2, eps,
                     s.param.decay() ? weightDecay : 0f, step);
         }
     }

@@ -7,6 +7,7 @@ import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.model.BertConfig;
 import dev.xgblora.model.BertEncoder;
+import dev.xgblora.model.LlamaDecoder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -32,12 +33,22 @@ public final class FineTune {
     private FineTune() {
     }
 
+    /** The task model for a config: BERT + pooling + classifier, or a Llama-family decoder with a score or lm head. */
+    static TaskModel build(ModelConfig mc, WeightStore store, Kernels k, Task task, int classes, TrainConfig cfg) {
+        if (!mc.isDecoder()) {
+            return new EncoderClassifier(BertEncoder.fromStore(BertConfig.from(mc), store, k), classes, cfg.pooling, Trainer.headSeed(cfg.seed));
+        }
+        LlamaDecoder dec = new LlamaDecoder(mc, n -> store.has(n) ? store.tensor(n) : null, k);
+        return task == Task.CLASSIFY ? new DecoderClassifier(dec, classes, Trainer.headSeed(cfg.seed)) : new DecoderLm(dec);
+    }
+
     public static Result run(Job job, Kernels k, ProgressListener listener) {
         long t0 = System.nanoTime();
         ModelConfig mc = ModelConfig.load(job.modelDir());
-        if (mc.isDecoder()) throw new UnsupportedOperationException("decoder models are not wired into fine-tuning yet: " + mc.modelType());
-        if (job.data().task() != Task.CLASSIFY) {
-            throw new IllegalArgumentException("task " + job.data().task() + " needs a decoder model; " + mc.modelType() + " supports classify");
+        Task task = job.data().task();
+        if (!mc.isDecoder() && task != Task.CLASSIFY) {
+            throw new IllegalArgumentException("task " + task.name().toLowerCase(java.util.Locale.ROOT) + " needs a decoder model; "
+                    + mc.modelType() + " supports classify only");
         }
         try (Tokenizer tok = Tokenizer.load(job.modelDir()); WeightStore store = WeightStore.open(job.modelDir())) {
             TextEncoder enc = new TokenizerEncoder(tok);
@@ -46,12 +57,11 @@ public final class FineTune {
             LabelMap labels = train.labels().freeze();
             Dataset valid = job.validFile() == null ? null : DatasetReader.read(job.validFile(), job.data().withLabels(labels));
             Files.createDirectories(job.outputDir());
-            labels.save(job.outputDir().resolve("labels.json"));
+            if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
             TrainConfig cfg = job.train();
             if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
             if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
-            BertEncoder bert = BertEncoder.fromStore(BertConfig.from(mc), store, k);
-            EncoderClassifier model = new EncoderClassifier(bert, Math.max(2, labels.numClasses()), cfg.pooling, Trainer.headSeed(cfg.seed));
+            TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
             Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
                     valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
             listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
@@ -64,7 +74,7 @@ public final class FineTune {
             t.run();
             if (job.exportModel()) {
                 Path merged = job.outputDir().resolve("merged");
-                ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, labels);
+                ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);
                 listener.onMessage("merged model written to " + merged);
             }
             if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {

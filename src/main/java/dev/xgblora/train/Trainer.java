@@ -63,12 +63,12 @@ public final class Trainer {
         if (!plan.usesAdapters()) {
             for (Param p : model.backboneParams()) {
                 p.setTrainable(true);
-                otherOpt.add(p, (float) 1.0);
+                otherOpt.add(p, (float) cfg.lr);
             }
         }
         for (Param p : model.headParams()) {
             p.setTrainable(true);
-            otherOpt.add(p, (float) (cfg.effectiveHeadLr() / cfg.lr));
+            otherOpt.add(p, (float) cfg.effectiveHeadLr());
         }
     }
 
@@ -136,7 +136,7 @@ public final class Trainer {
     void beginRound(int round) {
         List<Param> ps = scheduler.begin(round);
         boosterOpt.reset();
-        for (Param p : ps) boosterOpt.add(p, scheduler.lrScale(p));
+        for (Param p : ps) boosterOpt.add(p, (float) cfg.lr * scheduler.lrScale(p));
         roundLossSum = 0;
         roundLossCount = 0;
     }
@@ -204,8 +204,9 @@ public final class Trainer {
         } else {
             badSteps = 0;
             GradientClipper.clip(k, all, norm, cfg.maxGradNorm);
-            boosterOpt.step((float) (cfg.lr * factor));
-            otherOpt.step((float) (cfg.lr * factor));
+            // slots carry their base learning rate; the schedule gives the factor
+            boosterOpt.step((float) factor);
+            otherOpt.step((float) factor);
             losses.add(loss);
             roundLossSum += loss;
             roundLossCount++;
