@@ -82,6 +82,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--bucket", description = "Length bucketing (less padding).") boolean bucket;
     @Option(names = "--log-every", defaultValue = "10") int logEvery;
     @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0: only at the end).") int evalEvery;
+    @Option(names = "--eval-each-round", description = "Also evaluate after every booster round (logged with the round).") boolean evalEachRound;
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint every N steps into OUTPUT/checkpoints (0: never).") int checkpointEvery;
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "Output directory: run.jsonl, labels.json, checkpoints/, merged/, adapter/.")
     Path output;
@@ -98,7 +99,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
                 .lr(lr).headLr(headLr == null ? Double.NaN : headLr).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
-                .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).checkpointEvery(checkpointEvery)
+                .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
                 .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)));
         Kernels k = Backends.defaults();
         FineTune.Result r = FineTune.run(new FineTune.Job(modelDir, train, valid, data, b, c, output, resume, !noExport, !noExport), k,

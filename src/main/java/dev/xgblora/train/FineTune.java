@@ -72,6 +72,8 @@ public final class FineTune {
                 listener.onMessage("resumed from " + latest + " at step " + t.step());
             }
             t.run();
+            listener.onMessage(String.format("trainable parameters per step: %,d; cumulative over the run: %,d",
+                    t.trainableParamsPerStep(), t.cumulativeTrainableParams()));
             if (job.exportModel()) {
                 Path merged = job.outputDir().resolve("merged");
                 ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);

@@ -29,6 +29,8 @@ public final class TrainConfig {
     /** Evaluate on the validation data every N steps (0 = only at the end). */
     public int evalEvery;
     public int evalBatchSize = 64;
+    /** Also evaluate after every round (its metric goes into the round's log record). */
+    public boolean evalEachRound;
     /** Consecutive non-finite steps tolerated before the run stops. */
     public int maxBadSteps = 5;
     /** Checkpoint every N steps into checkpointDir (0 = never). */
@@ -56,6 +58,7 @@ public final class TrainConfig {
     public TrainConfig logEvery(int v) { logEvery = v; return this; }
     public TrainConfig evalEvery(int v) { evalEvery = v; return this; }
     public TrainConfig evalBatchSize(int v) { evalBatchSize = v; return this; }
+    public TrainConfig evalEachRound(boolean v) { evalEachRound = v; return this; }
     public TrainConfig maxBadSteps(int v) { maxBadSteps = v; return this; }
     public TrainConfig checkpointEvery(int v) { checkpointEvery = v; return this; }
     public TrainConfig checkpointDir(Path v) { checkpointDir = v; return this; }

@@ -37,6 +37,7 @@ public final class Trainer {
     // state that checkpoints carry
     int step;
     int badSteps;
+    long maxRoundParams;
     double roundLossSum;
     int roundLossCount;
     final List<Double> losses = new ArrayList<>();
@@ -98,6 +99,19 @@ public final class Trainer {
         return step;
     }
 
+    /**
+     * Parameters trained in one step: the largest round's adapters (or every backbone weight in
+     * full fine-tuning) plus the head and other continuous trainables.
+     */
+    public long trainableParamsPerStep() {
+        return Math.max(maxRoundParams, scheduler.adapterParams()) + count(otherOpt.params());
+    }
+
+    /** Parameters trained over the whole run: every round's adapters plus the continuous trainables. */
+    public long cumulativeTrainableParams() {
+        return scheduler.cumulativeParams() + count(otherOpt.params());
+    }
+
     /** Mean training loss of every step so far (NaN for skipped steps). */
     public List<Double> losses() {
         return List.copyOf(losses);
@@ -145,7 +159,14 @@ public final class Trainer {
         BoostingScheduler.RoundSummary s = scheduler.end();
         boosterOpt.reset();
         double mean = roundLossCount == 0 ? Double.NaN : roundLossSum / roundLossCount;
+        maxRoundParams = Math.max(maxRoundParams, s.trainableParams());
         listener.onRound(s, mean);
+        EvalResult eval = null;
+        if (cfg.evalEachRound && valid != null && step + 1 < totalSteps) {
+            eval = evaluate();
+            evals.add(eval);
+            listener.onEval(step + 1, eval);
+        }
         if (log != null) {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("type", "round");
@@ -159,6 +180,10 @@ public final class Trainer {
             r.put("module_delta_norms", per);
             r.put("trainable_params", s.trainableParams() + count(otherOpt.params()));
             r.put("cumulative_params", scheduler.cumulativeParams() + count(otherOpt.params()));
+            if (eval != null) {
+                r.put("eval_loss", eval.loss());
+                if (!Double.isNaN(eval.accuracy())) r.put("eval_accuracy", eval.accuracy());
+            }
             log.write(r);
         }
     }

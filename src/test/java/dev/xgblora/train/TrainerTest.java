@@ -43,7 +43,7 @@ class TrainerTest {
     void xgbloraLearnsAndLogsRounds() throws Exception {
         Dataset train = TinyModels.sentiment(200, 1), valid = TinyModels.sentiment(80, 2);
         Path log = dir.resolve("run.jsonl");
-        TrainConfig c = cfg(60).lr(2e-2).logFile(log).evalEvery(30);
+        TrainConfig c = cfg(60).lr(2e-2).logFile(log).evalEvery(30).evalEachRound(true);
         Trainer t = trainer(BoostConfig.of(Preset.XGBLORA).stepsPerRound(10).layersPerRound(1), c, train, valid);
         EvalResult before = t.evaluate();
         t.run();
@@ -54,10 +54,14 @@ class TrainerTest {
         List<String> lines = Files.readAllLines(log);
         assertEquals(6, lines.stream().filter(l -> l.contains("\"type\":\"round\"")).count());
         assertEquals(2, lines.stream().filter(l -> l.contains("\"type\":\"eval\"")).count());
+        assertEquals(5, lines.stream().filter(l -> l.contains("\"type\":\"round\"") && l.contains("\"eval_accuracy\"")).count(),
+                "every round but the last (the final eval covers it) carries its metric");
         assertTrue(lines.stream().anyMatch(l -> l.contains("\"delta_norm\"") && l.contains("\"layers\"")));
         // per-round params: 1 layer x 6 modules x r(in+out); in/out 16/16 x4, 16/32, 32/16
         long perRound = 4 * 32 + 48 + 48;
         assertEquals(6 * perRound, t.scheduler().cumulativeParams());
+        assertEquals(perRound + 2 * 16 + 2, t.trainableParamsPerStep(), "one round's adapters + head");
+        assertEquals(6 * perRound + 2 * 16 + 2, t.cumulativeTrainableParams());
     }
 
     @Test
