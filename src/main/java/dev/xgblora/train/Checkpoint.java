@@ -38,7 +38,7 @@ public final class Checkpoint {
         if (root == null) throw new IllegalArgumentException("checkpointing needs a checkpoint directory");
         String name = "checkpoint-" + t.step;
         Path target = root.resolve(name);
-        if (Files.exists(target)) AtomicFilesCompat.delete(target);
+        if (Files.exists(target)) deleteTree(target);
         AtomicFiles.writeDirectory(target, tmp -> {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (AdamW.Slot s : t.otherOpt.slots()) {
@@ -184,7 +184,7 @@ public final class Checkpoint {
             });
             steps.sort(null);
             for (int i = 0; i < steps.size() - 2; i++) {
-                if (steps.get(i) < keepFrom) AtomicFilesCompat.delete(root.resolve("checkpoint-" + steps.get(i)));
+                if (steps.get(i) < keepFrom) deleteTree(root.resolve("checkpoint-" + steps.get(i)));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + root, e);
@@ -192,13 +192,11 @@ public final class Checkpoint {
     }
 
     /** Recursive delete of one of our own checkpoint directories. */
-    static final class AtomicFilesCompat {
-        static void delete(Path dir) {
-            try (var w = Files.walk(dir)) {
-                for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot delete old checkpoint " + dir + ": " + e.getMessage(), e);
-            }
+    private static void deleteTree(Path dir) {
+        try (var w = Files.walk(dir)) {
+            for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete old checkpoint " + dir + ": " + e.getMessage(), e);
         }
     }
 }
