@@ -26,7 +26,11 @@ public final class FineTune {
                       Path outputDir, boolean resume, boolean exportModel, boolean exportAdapter) {
     }
 
-    /** What came out: final evaluation (null without validation data), the trainer, where things went. */
+    /**
+     * What came out: final evaluation (null without validation data), the trainer (its losses,
+     * evaluations and boosters; the model's mapped weights are closed once the job returns), where
+     * things went.
+     */
     public record Result(EvalResult eval, Trainer trainer, Path outputDir, double seconds) {
     }
 
