@@ -7,6 +7,10 @@ import java.util.List;
  * the run's total steps and layer count by {@link #plan}. Fluent setters return this.
  */
 public final class BoostConfig {
+    /** Settings with defaults (XGBLoRA preset with default settings); adjust with the fluent setters. */
+    public BoostConfig() {
+    }
+
     public Preset preset = Preset.XGBLORA;
     /** κ: steps per booster (xgblora) or per restart (relora, default K/4); 0 = preset default. */
     public int stepsPerRound;

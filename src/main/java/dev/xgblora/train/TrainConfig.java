@@ -4,6 +4,10 @@ import java.nio.file.Path;
 
 /** Settings of the training loop. Fluent setters return this. */
 public final class TrainConfig {
+    /** Settings with defaults (default settings); adjust with the fluent setters. */
+    public TrainConfig() {
+    }
+
     /** Total optimizer steps; 0 = epochs × batches per epoch / accumulation. */
     public int steps;
     public double epochs = 1;
