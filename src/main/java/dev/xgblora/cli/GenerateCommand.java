@@ -1,8 +1,7 @@
 package dev.xgblora.cli;
 
 import dev.xgblora.io.Tokenizer;
-import dev.xgblora.kernels.ReferenceKernels;
-import dev.xgblora.kernels.VectorKernels;
+import dev.xgblora.kernels.Backends;
 import dev.xgblora.model.LlamaDecoder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,8 +59,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (prompt.text != null && !Files.isRegularFile(tokenizerFile)) {
             throw new IllegalArgumentException("--prompt needs " + tokenizerFile + " (absent); give --prompt-ids instead");
         }
-        try (VectorKernels kernels = new VectorKernels(Runtime.getRuntime().availableProcessors(), new ReferenceKernels());
-             LlamaDecoder m = LlamaDecoder.open(model, kernels)) {
+        try (LlamaDecoder m = LlamaDecoder.open(model, Backends.defaults())) {
             if (prompt.text == null) {
                 int[] out = m.generate(prompt.ids, maxNew, topP, temperature, seed);
                 System.out.println(Arrays.stream(out).mapToObj(Integer::toString).collect(Collectors.joining(",")));

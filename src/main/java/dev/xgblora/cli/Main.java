@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
+                BenchCommand.class,
                 ScoreCommand.class,
                 GenerateCommand.class,
                 TrainCommand.class,

@@ -5,8 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.Tokenizer;
-import dev.xgblora.kernels.ReferenceKernels;
-import dev.xgblora.kernels.VectorKernels;
+import dev.xgblora.kernels.Backends;
 import dev.xgblora.model.LlamaDecoder;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -46,8 +45,7 @@ public final class ScoreCommand implements Callable<Integer> {
         if (!Files.isRegularFile(input)) throw new IllegalArgumentException("no input file " + input);
         List<String> lines = Files.readAllLines(input, StandardCharsets.UTF_8);
         Path tokenizerFile = model.resolve(Tokenizer.FILE);
-        try (VectorKernels kernels = new VectorKernels(Runtime.getRuntime().availableProcessors(), new ReferenceKernels());
-             LlamaDecoder m = LlamaDecoder.open(model, kernels);
+        try (LlamaDecoder m = LlamaDecoder.open(model, Backends.defaults());
              Tokenizer tokenizer = Files.isRegularFile(tokenizerFile) ? Tokenizer.load(tokenizerFile) : null) {
             if (output == null) {
                 PrintWriter out = new PrintWriter(System.out, false, StandardCharsets.UTF_8);

@@ -129,7 +129,7 @@ public record ModelConfig(
     }
 
     private static String supportedList() {
-        return String.join(", ", new TreeMap<>(Map.of("bert", 0, "llama", 0, "mistral", 0, "qwen2", 0)).keySet());
+        return String.join(", ", new java.util.TreeSet<>(SUPPORTED));
     }
 
     private static String activation(String act, String where) {

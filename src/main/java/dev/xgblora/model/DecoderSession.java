@@ -18,6 +18,7 @@ public final class DecoderSession {
     private final Tensor[] kCache;
     private final Tensor[] vCache;
     private final Map<Integer, LayerActivations> scratch = new HashMap<>();
+    private final Map<Integer, Tensor> residuals = new HashMap<>();
     private final Tensor hidden;
     private final Tensor rstd;
     private final Tensor logits;
@@ -81,8 +82,6 @@ public final class DecoderSession {
         length = s;
         return logits.toFloatArray();
     }
-
-    private final Map<Integer, Tensor> residuals = new HashMap<>();
 
     private Tensor residual(int n) {
         return residuals.computeIfAbsent(n, rows -> Tensor.zeros(rows, model.dims().hidden()));

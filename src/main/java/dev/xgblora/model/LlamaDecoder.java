@@ -162,7 +162,8 @@ public final class LlamaDecoder implements AutoCloseable {
 
     /** Gradient of the loss w.r.t. the input embeddings [B·T, C], after a backward with it wanted. */
     public Tensor inputEmbeddingGrad() {
-        if (!inputGradWanted || train == null) throw new IllegalStateException("input gradient not requested (setInputGradWanted)");
+        if (!inputGradWanted) throw new IllegalStateException("input gradient not requested (setInputGradWanted)");
+        if (train == null || train.inputGrad == null) throw new IllegalStateException("no backward has run yet");
         return train.inputGrad;
     }
 
@@ -183,6 +184,7 @@ public final class LlamaDecoder implements AutoCloseable {
         Batch batch = Batch.of(ids, mask, dims.vocab());
         train = buffersFor(train, batch);
         keptFrom = lowestBackwardLayer();
+        train.releaseBelow(keptFrom);
         lastBatch = batch;
         targets = null;
         return runForward(batch, train, keptFrom);
@@ -376,6 +378,14 @@ public final class LlamaDecoder implements AutoCloseable {
         LayerActivations acts(int l) {
             if (acts[l] == null) acts[l] = new LayerActivations(dims, b, t);
             return acts[l];
+        }
+
+        /** Drops what layers below {@code l} kept earlier (the trainable range moved up). */
+        void releaseBelow(int l) {
+            for (int i = 0; i < l; i++) {
+                acts[i] = null;
+                resid[i] = null;
+            }
         }
 
         LayerActivations scratch() {

@@ -69,7 +69,7 @@ class DecoderCommandsTest {
             for (int i = 0; i < 2; i++) {
                 JsonNode row = new ObjectMapper().readTree(lines.get(i));
                 double lp = m.logLikelihood(rows[i]);
-                assertEquals(lp, row.get("logprob").asDouble(), 1e-5 * Math.abs(lp), "CLI runs the vector kernels");
+                assertEquals(lp, row.get("logprob").asDouble(), 1e-5 * Math.abs(lp), "CLI runs Backends.defaults() (vector)");
                 assertEquals(rows[i].length, row.get("tokens").asInt());
                 assertEquals(Math.exp(-lp / (rows[i].length - 1)), row.get("ppl").asDouble(), 1e-5 * Math.exp(-lp / (rows[i].length - 1)));
             }
@@ -87,6 +87,50 @@ class DecoderCommandsTest {
         r = run("score", "--model", modelDir().toString(), "--input", in.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("tokenizer.json"), r.err());
+    }
+
+    /** A copy of the fixture model with a word-level tokenizer.json (w3..w63, BOS added). */
+    Path modelWithTokenizer() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("model"));
+        for (String f : List.of("config.json", "model.safetensors")) Files.copy(modelDir().resolve(f), dir.resolve(f));
+        StringBuilder vocab = new StringBuilder("\"<pad>\": 0, \"<s>\": 1, \"</s>\": 2");
+        for (int i = 3; i < 64; i++) vocab.append(", \"w").append(i).append("\": ").append(i);
+        Files.writeString(dir.resolve("tokenizer.json"), """
+                {"version": "1.0", "truncation": null, "padding": null,
+                 "added_tokens": [
+                   {"id": 0, "content": "<pad>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+                   {"id": 1, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+                   {"id": 2, "content": "</s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+                 "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
+                 "post_processor": {"type": "TemplateProcessing",
+                   "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                   "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                   "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+                 "decoder": null,
+                 "model": {"type": "WordLevel", "vocab": {%s}, "unk_token": "<pad>"}}
+                """.formatted(vocab));
+        return dir;
+    }
+
+    @Test
+    void textRowsAndTextPromptsGoThroughTheTokenizer() throws Exception {
+        Path dir = modelWithTokenizer();
+        Path in = tmp.resolve("text.jsonl");
+        Files.writeString(in, "{\"text\": \"w17 w42 w5 w63\"}\n");
+        Run r = run("score", "--model", dir.toString(), "--input", in.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode row = new ObjectMapper().readTree(r.out().strip());
+        assertEquals(5, row.get("tokens").asInt(), "BOS + 4 words");
+        try (LlamaDecoder m = LlamaDecoder.open(dir, new ReferenceKernels())) {
+            double lp = m.logLikelihood(new int[]{1, 17, 42, 5, 63});
+            assertEquals(lp, row.get("logprob").asDouble(), 1e-5 * Math.abs(lp));
+            int[] next = m.generate(new int[]{1, 7, 23}, 4, 1f, 0f, 0L);
+            Run g = run("generate", "--model", dir.toString(), "--prompt", "w7 w23", "--max-new", "4");
+            assertEquals(0, g.code(), g.err());
+            StringBuilder expected = new StringBuilder("w7 w23");
+            for (int id : next) if (id > 2) expected.append(" w").append(id);
+            assertEquals(expected.toString(), g.out().strip());
+        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.xgblora.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -96,6 +97,8 @@ class LlamaDecoderGoldenTest {
             for (Param p : model.layers().get(1).params()) p.setTrainable(true);
             assertEquals(1, model.lowestBackwardLayer());
             model.loss(ids, mask, labels);
+            assertFalse(model.keepsActivations(0), "layer 0 runs forward only");
+            assertTrue(model.keepsActivations(1));
             model.backward();
             for (Param p : model.layers().get(1).params()) {
                 double r = rel(p.grad(), exp.tensor("grad." + p.name()));
