@@ -30,12 +30,13 @@ public final class ImportOnnxCommand implements Callable<Integer> {
         if (out == null) {
             boolean existed = Files.exists(ModelCache.miniLmDir());
             dir = ModelCache.miniLm();
-            if (existed) System.out.println("already imported: " + dir);
+            if (existed) System.out.println("already imported (delete the directory to import again)");
+            else System.out.printf("imported in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         } else {
             OnnxImporter.importMiniLm(out);
             dir = out;
+            System.out.printf("imported in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
-        System.out.printf("imported in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         System.out.print(ModelSummary.describe(dir));
         return 0;
     }

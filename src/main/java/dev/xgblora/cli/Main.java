@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
                 EmbedCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 

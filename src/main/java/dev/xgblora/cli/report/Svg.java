@@ -1,0 +1,129 @@
+package dev.xgblora.cli.report;
+
+import java.util.List;
+import java.util.Locale;
+
+/** Small hand-written SVG charts: a line chart with up to a few series, bars, and a heat map. */
+final class Svg {
+    static final int W = 640, H = 260, LEFT = 56, RIGHT = 16, TOP = 16, BOTTOM = 36;
+    private static final String[] COLORS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+
+    private Svg() {}
+
+    record Series(String label, List<ReportData.Point> points) {}
+
+    static String lineChart(String yLabel, List<Series> series) {
+        double minX = Double.MAX_VALUE, maxX = -Double.MAX_VALUE, minY = Double.MAX_VALUE, maxY = -Double.MAX_VALUE;
+        for (Series s : series) {
+            for (ReportData.Point p : s.points()) {
+                if (!Double.isFinite(p.value())) continue;
+                minX = Math.min(minX, p.step()); maxX = Math.max(maxX, p.step());
+                minY = Math.min(minY, p.value()); maxY = Math.max(maxY, p.value());
+            }
+        }
+        StringBuilder sb = open();
+        if (minX == Double.MAX_VALUE) return sb.append(text(W / 2.0, H / 2.0, "no data", "middle")).append("</svg>").toString();
+        if (maxX == minX) maxX = minX + 1;
+        if (maxY == minY) { maxY += 0.5; minY -= 0.5; }
+        axes(sb, minX, maxX, minY, maxY, "step", yLabel);
+        for (int i = 0; i < series.size(); i++) {
+            Series s = series.get(i);
+            String color = COLORS[i % COLORS.length];
+            StringBuilder path = new StringBuilder();
+            for (ReportData.Point p : s.points()) {
+                if (!Double.isFinite(p.value())) continue;
+                path.append(path.isEmpty() ? "M" : " L").append(fmt(x(p.step(), minX, maxX))).append(',').append(fmt(y(p.value(), minY, maxY)));
+            }
+            sb.append("<path class=\"series\" data-label=\"").append(Html.escape(s.label())).append("\" d=\"").append(path)
+                    .append("\" fill=\"none\" stroke=\"").append(color).append("\" stroke-width=\"1.5\"/>\n");
+            if (s.points().size() <= 40) {
+                for (ReportData.Point p : s.points()) {
+                    if (!Double.isFinite(p.value())) continue;
+                    sb.append("<circle cx=\"").append(fmt(x(p.step(), minX, maxX))).append("\" cy=\"").append(fmt(y(p.value(), minY, maxY)))
+                            .append("\" r=\"2.5\" fill=\"").append(color).append("\"/>\n");
+                }
+            }
+            sb.append("<rect x=\"").append(LEFT + 10 + i * 150).append("\" y=\"").append(TOP).append("\" width=\"10\" height=\"10\" fill=\"").append(color).append("\"/>")
+                    .append(text(LEFT + 24 + i * 150, TOP + 9, s.label(), "start")).append('\n');
+        }
+        return sb.append("</svg>").toString();
+    }
+
+    static String barChart(String xLabel, String yLabel, List<ReportData.Point> bars) {
+        StringBuilder sb = open();
+        if (bars.isEmpty()) return sb.append(text(W / 2.0, H / 2.0, "no data", "middle")).append("</svg>").toString();
+        double maxY = bars.stream().mapToDouble(ReportData.Point::value).filter(Double::isFinite).max().orElse(1);
+        if (maxY <= 0) maxY = 1;
+        double minX = bars.get(0).step() - 0.5, maxX = bars.get(bars.size() - 1).step() + 0.5;
+        axes(sb, minX, maxX, 0, maxY, xLabel, yLabel);
+        double bw = Math.max(1, (W - LEFT - RIGHT) / (maxX - minX) * 0.8);
+        for (ReportData.Point p : bars) {
+            double top = y(p.value(), 0, maxY);
+            sb.append("<rect class=\"bar\" x=\"").append(fmt(x(p.step(), minX, maxX) - bw / 2)).append("\" y=\"").append(fmt(top))
+                    .append("\" width=\"").append(fmt(bw)).append("\" height=\"").append(fmt(H - BOTTOM - top))
+                    .append("\" fill=\"#1f77b4\"><title>round ").append(p.step()).append(": ").append(fmt(p.value())).append("</title></rect>\n");
+        }
+        return sb.append("</svg>").toString();
+    }
+
+    /** Rounds along x, layers along y; a filled cell where the round trained that layer. */
+    static String layerHeatMap(List<ReportData.Round> rounds, int numLayers) {
+        int n = Math.max(1, rounds.size());
+        int layers = Math.max(1, numLayers);
+        double cw = (double) (W - LEFT - RIGHT) / n, ch = (double) (H - TOP - BOTTOM) / layers;
+        StringBuilder sb = open();
+        for (int l = 0; l < layers; l++) {
+            sb.append(text(LEFT - 6, TOP + (layers - l - 0.5) * ch + 4, "L" + l, "end"));
+        }
+        for (int i = 0; i < rounds.size(); i++) {
+            for (int l : rounds.get(i).layers()) {
+                sb.append("<rect class=\"cell\" data-round=\"").append(rounds.get(i).round()).append("\" data-layer=\"").append(l)
+                        .append("\" x=\"").append(fmt(LEFT + i * cw)).append("\" y=\"").append(fmt(TOP + (layers - l - 1) * ch))
+                        .append("\" width=\"").append(fmt(Math.max(cw - 0.5, 0.5))).append("\" height=\"").append(fmt(ch - 1))
+                        .append("\" fill=\"#d62728\"/>\n");
+            }
+        }
+        sb.append(text(LEFT + (W - LEFT - RIGHT) / 2.0, H - 6, "boosting round (1.." + rounds.size() + ")", "middle"));
+        return sb.append("</svg>").toString();
+    }
+
+    private static StringBuilder open() {
+        return new StringBuilder("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + W + " " + H
+                + "\" width=\"" + W + "\" height=\"" + H + "\" font-family=\"sans-serif\" font-size=\"11\">\n");
+    }
+
+    private static void axes(StringBuilder sb, double minX, double maxX, double minY, double maxY, String xLabel, String yLabel) {
+        sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(H - BOTTOM).append("\" x2=\"").append(W - RIGHT)
+                .append("\" y2=\"").append(H - BOTTOM).append("\" stroke=\"#333\"/>\n");
+        sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(TOP).append("\" x2=\"").append(LEFT)
+                .append("\" y2=\"").append(H - BOTTOM).append("\" stroke=\"#333\"/>\n");
+        for (int i = 0; i <= 4; i++) {
+            double vy = minY + (maxY - minY) * i / 4, vx = minX + (maxX - minX) * i / 4;
+            double py = y(vy, minY, maxY), px = x(vx, minX, maxX);
+            sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(fmt(py)).append("\" x2=\"").append(W - RIGHT)
+                    .append("\" y2=\"").append(fmt(py)).append("\" stroke=\"#eee\"/>\n");
+            sb.append(text(LEFT - 4, py + 4, fmt(vy), "end"));
+            sb.append(text(px, H - BOTTOM + 14, String.valueOf(Math.round(vx)), "middle"));
+        }
+        sb.append(text(LEFT + (W - LEFT - RIGHT) / 2.0, H - 4, xLabel, "middle"));
+        sb.append("<text x=\"12\" y=\"").append(fmt(TOP + (H - TOP - BOTTOM) / 2.0)).append("\" text-anchor=\"middle\" transform=\"rotate(-90 12 ")
+                .append(fmt(TOP + (H - TOP - BOTTOM) / 2.0)).append(")\">").append(Html.escape(yLabel)).append("</text>\n");
+    }
+
+    private static double x(double v, double min, double max) {
+        return LEFT + (v - min) / (max - min) * (W - LEFT - RIGHT);
+    }
+
+    private static double y(double v, double min, double max) {
+        return H - BOTTOM - (v - min) / (max - min) * (H - TOP - BOTTOM);
+    }
+
+    private static String text(double x, double y, String s, String anchor) {
+        return "<text x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" text-anchor=\"" + anchor + "\">" + Html.escape(s) + "</text>\n";
+    }
+
+    static String fmt(double v) {
+        if (v == Math.rint(v) && Math.abs(v) < 1e9) return String.valueOf((long) v);
+        return String.format(Locale.ROOT, Math.abs(v) >= 100 ? "%.1f" : Math.abs(v) >= 1 ? "%.3f" : "%.4g", v);
+    }
+}
