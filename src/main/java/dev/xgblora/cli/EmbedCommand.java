@@ -45,7 +45,8 @@ public final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "FILE", description = "Output JSONL, written atomically (default: standard output).")
     Path output;
 
-    @Option(names = "--batch", defaultValue = "32", description = "Sentences per forward pass (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "32", description = "Sentences per forward pass (default: ${DEFAULT-VALUE}); "
+            + "up to 16 batches are read at a time and sorted by length to limit padding.")
     int batch;
 
     @Option(names = "--max-length", defaultValue = "128", description = "Truncate to this many tokens, special tokens included (default: ${DEFAULT-VALUE}).")
@@ -84,18 +85,20 @@ public final class EmbedCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Reads up to 16 batches at a time so the embedder can sort them by length; writes in input order. */
     private void run(SentenceEmbedder embedder, BufferedReader in, Writer out, int[] lineCount) throws IOException {
-        List<String> texts = new ArrayList<>(batch);
+        int chunk = batch * 16;
+        List<String> texts = new ArrayList<>(chunk);
         String line;
         while ((line = in.readLine()) != null) {
             lineCount[0]++;
             texts.add(textOf(line, lineCount[0]));
-            if (texts.size() == batch) {
-                write(embedder.embedBatch(texts), out);
+            if (texts.size() == chunk) {
+                write(embedder.embed(texts, batch), out);
                 texts.clear();
             }
         }
-        if (!texts.isEmpty()) write(embedder.embedBatch(texts), out);
+        if (!texts.isEmpty()) write(embedder.embed(texts, batch), out);
     }
 
     private String textOf(String line, int lineNo) {

@@ -44,6 +44,22 @@ class MiniLmOnnxTest {
     }
 
     @Test
+    void lengthSortedBatchingKeepsInputOrderAndValues() {
+        Path dir = MiniLmFixture.modelDir();
+        List<String> sentences = MiniLmFixture.sst2Dev(20);
+        try (SentenceEmbedder ours = SentenceEmbedder.open(dir, Backends.defaults(), 128)) {
+            float[][] sorted = ours.embed(sentences, 6);
+            double worst = 0;
+            for (int i = 0; i < sentences.size(); i++) {
+                float[] alone = ours.embedBatch(List.of(sentences.get(i)))[0];
+                for (int k = 0; k < alone.length; k++) worst = Math.max(worst, Math.abs(alone[k] - sorted[i][k]));
+            }
+            // padding changes nothing but float rounding order
+            assertTrue(worst < 1e-5, "batched (sorted) and single-sentence embeddings differ by " + worst);
+        }
+    }
+
+    @Test
     void loadingMapsWeightsInsteadOfCopyingThem() {
         Path dir = MiniLmFixture.modelDir();
         ModelConfig mc = ModelConfig.load(dir);
