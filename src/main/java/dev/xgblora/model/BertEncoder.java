@@ -15,7 +15,9 @@ import java.util.function.Function;
  * <p>Weights come from a name → tensor source (null for a missing name): a memory-mapped file for
  * real models, an in-memory map in tests. Frozen weights stay exactly what the source gave (no
  * copy); {@link Param#setTrainable} makes an F32 working copy of the params that train.
- * Names are Hugging Face's, with or without the {@code bert.} prefix.
+ * Names are Hugging Face's, with or without the {@code bert.} prefix; LayerNorm weights may also
+ * use the old TensorFlow-era names {@code gamma}/{@code beta} (params are always named
+ * {@code weight}/{@code bias}).
  *
  * <p>Linear modules per layer, as {@link Linear#module()} names for adapter targeting:
  * {@code query}, {@code key}, {@code value} (attention.self.*), {@value #ATTN_OUT}
@@ -89,6 +91,8 @@ public final class BertEncoder {
     /** Looks up a required weight, naming it when missing or misshapen. */
     static Param param(Function<String, Tensor> weights, String name, boolean decay, long... shape) {
         Tensor t = weights.apply(name);
+        if (t == null && name.endsWith("LayerNorm.weight")) t = weights.apply(name.replace("LayerNorm.weight", "LayerNorm.gamma"));
+        if (t == null && name.endsWith("LayerNorm.bias")) t = weights.apply(name.replace("LayerNorm.bias", "LayerNorm.beta"));
         if (t == null) throw new IllegalArgumentException("missing weight '" + name + "'");
         if (shape.length > 0) t.named(name).requireShape(shape);
         return new Param(name, t, decay);

@@ -20,6 +20,7 @@ final class BertLayer {
     final Param ln1Gamma, ln1Beta, ln2Gamma, ln2Beta;
     private final BertConfig cfg;
     private final boolean tanhGelu;
+    private final float attnScale;
 
     /** The activations of one forward pass, views into grow-only scratch. */
     static final class Buffers {
@@ -47,6 +48,7 @@ final class BertLayer {
         this.cfg = cfg;
         this.index = index;
         this.tanhGelu = BertConfig.geluTanh(cfg.hiddenAct());
+        this.attnScale = (float) (1.0 / Math.sqrt(cfg.headDim()));
         String p = prefix + "encoder.layer." + index + ".";
         query = linear(weights, p + "attention.self.query", "query");
         key = linear(weights, p + "attention.self.key", "key");
@@ -94,7 +96,7 @@ final class BertLayer {
      * The output goes into {@code outScratch}; x must not live in {@code buf} nor in outScratch.
      */
     Tensor forward(Kernels kn, Tensor x, Tensor keyValid, int batch, int len, Buffers buf, Scratch outScratch) {
-        int c = cfg.hiddenSize(), h = cfg.numHeads(), d = cfg.headDim(), ff = cfg.intermediateSize();
+        int c = cfg.hiddenSize(), h = cfg.numHeads(), ff = cfg.intermediateSize();
         long n = (long) batch * len;
         buf.x = x;
         buf.q = buf.sq.view(n, c);
@@ -117,7 +119,7 @@ final class BertLayer {
         key.forward(kn, x, buf.k);
         value.forward(kn, x, buf.v);
         kn.attentionForward(heads(buf.q, batch, len), heads(buf.k, batch, len), heads(buf.v, batch, len), keyValid,
-                false, (float) (1.0 / Math.sqrt(d)), buf.probs, heads(buf.ctx, batch, len));
+                false, attnScale, buf.probs, heads(buf.ctx, batch, len));
         attnOut.forward(kn, buf.ctx, buf.res1);
         kn.add(buf.res1, x, buf.res1);
         kn.layerNormForward(buf.res1, ln1Gamma.value(), ln1Beta.value(), cfg.normEps(), buf.h1, buf.mean1, buf.rstd1);
@@ -136,7 +138,7 @@ final class BertLayer {
      * can be passed straight to the layer below.
      */
     Tensor backward(Kernels kn, Tensor dOut, Buffers buf, GradBuffers g, int batch, int len, boolean wantInputGrad) {
-        int c = cfg.hiddenSize(), h = cfg.numHeads(), d = cfg.headDim(), ff = cfg.intermediateSize();
+        int c = cfg.hiddenSize(), ff = cfg.intermediateSize();
         long n = (long) batch * len;
         // dA and dB alternate roles; the caller's dOut may be the dB of the layer above, which is
         // consumed by LN2 backward before dB is overwritten.
@@ -166,7 +168,7 @@ final class BertLayer {
         dk.zero();
         dv.zero();
         kn.attentionBackward(heads(dCtx, batch, len), heads(buf.q, batch, len), heads(buf.k, batch, len),
-                heads(buf.v, batch, len), buf.probs, (float) (1.0 / Math.sqrt(d)),
+                heads(buf.v, batch, len), buf.probs, attnScale,
                 heads(dq, batch, len), heads(dk, batch, len), heads(dv, batch, len));
         Tensor dx = wantInputGrad ? dB : null; // dx += …: residual already in dB
         query.backward(kn, dq, buf.x, dx);

@@ -95,14 +95,23 @@ public final class SentenceEmbedder implements AutoCloseable {
         return out;
     }
 
-    /** Embeddings of any number of texts, in batches of {@code batchSize} (in input order). */
+    /**
+     * Embeddings of any number of texts, returned in input order. Like sentence-transformers, the
+     * texts are sorted by length (longest first) before batching, so each batch pads little.
+     */
     public float[][] embed(List<String> texts, int batchSize) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
+        Integer[] order = new Integer[texts.size()];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Integer.compare(texts.get(b).length(), texts.get(a).length()));
         float[][] out = new float[texts.size()][];
-        for (int start = 0; start < texts.size(); start += batchSize) {
-            List<String> part = texts.subList(start, Math.min(texts.size(), start + batchSize));
+        List<String> part = new java.util.ArrayList<>(batchSize);
+        for (int start = 0; start < order.length; start += batchSize) {
+            int end = Math.min(order.length, start + batchSize);
+            part.clear();
+            for (int i = start; i < end; i++) part.add(texts.get(order[i]));
             float[][] e = embedBatch(part);
-            System.arraycopy(e, 0, out, start, e.length);
+            for (int i = start; i < end; i++) out[order[i]] = e[i - start];
         }
         return out;
     }

@@ -88,6 +88,32 @@ class BertEncoderGradientScopeTest {
         assertTrue(KernelTestSupport.maxAbs(Tensor.fromArray(scoped.gradA, scoped.gradA.length)) > 1e-4);
     }
 
+    @Test
+    void movingTheAdapterUpReleasesTheActivationsBelow() {
+        BertConfig cfg = TinyBert.config(3, "gelu");
+        Map<String, Tensor> w = TinyBert.weights(cfg, 21);
+        BertEncoder enc = new BertEncoder(cfg, w::get, new ReferenceKernels());
+        assertEquals(3, enc.firstLayerNeedingGrad()); // nothing trainable: forward only
+        Linear low = enc.linears().get(0), high = enc.linears().get(2 * 6);
+        TinyBert.adapter(low, 1, 1f, new Random(1));
+        Tensor h = enc.forward(TinyBert.ids(), TinyBert.mask(), TinyBert.types());
+        enc.backward(Tensor.zeros(h.shape()));
+        for (int l = 0; l < 3; l++) assertTrue(enc.keepsActivations(l));
+        long all = enc.activationFloats();
+
+        low.detach(); // next booster round: the adapter sits in layer 2 only
+        TinyBert.adapter(high, 1, 1f, new Random(2));
+        h = enc.forward(TinyBert.ids(), TinyBert.mask(), TinyBert.types());
+        assertFalse(enc.keepsActivations(0));
+        assertFalse(enc.keepsActivations(1));
+        assertTrue(enc.keepsActivations(2));
+        assertTrue(enc.activationFloats() < all);
+
+        TinyBert.adapter(low, 1, 1f, new Random(3)); // changing trainables between forward and backward is an error
+        Tensor d = Tensor.zeros(h.shape());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> enc.backward(d));
+    }
+
     private static int count(Map<String, AtomicInteger> calls, String op) {
         AtomicInteger n = calls.get(op);
         return n == null ? 0 : n.get();
