@@ -7,7 +7,6 @@ module dev.xgblora {
     requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
     requires ai.djl.tokenizers;
     requires ai.djl.api;
-    requires java.management;
 
     exports dev.xgblora.tensor;
     exports dev.xgblora.kernels;
