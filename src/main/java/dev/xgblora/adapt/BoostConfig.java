@@ -33,7 +33,7 @@ public final class BoostConfig {
     public LayerSelection selection;
     /** LoRA+: learning-rate multiplier of B relative to A. */
     public float loraPlusRatio = 1f;
-    /** Dropout on the adapter input (not supported yet: must stay 0). */
+    /** Dropout on the adapter input (PEFT's lora_dropout), training only. */
     public float dropout;
     public long seed;
     /** Jagged re-warmup steps after each restart; -1 = preset default (relora: a tenth of a round). */
@@ -63,7 +63,7 @@ public final class BoostConfig {
     /** Concrete values for a run of {@code totalSteps} optimizer steps on {@code numLayers} layers. */
     public BoostPlan plan(int totalSteps, int numLayers) {
         if (totalSteps <= 0) throw new IllegalArgumentException("total steps must be positive: " + totalSteps);
-        if (dropout != 0f) throw new IllegalArgumentException("LoRA dropout is not supported yet (got " + dropout + "); use 0");
+        if (dropout < 0 || dropout >= 1) throw new IllegalArgumentException("LoRA dropout must be in [0, 1), got " + dropout);
         if (preset == Preset.FULL) return new BoostPlan(preset, 0, totalSteps, 0, 0, 0f, LayerSelection.ALL, 0);
         int r = rank > 0 ? rank : (preset == Preset.XGBLORA ? 1 : 8);
         int steps = switch (preset) {

@@ -75,6 +75,7 @@ public final class BoostingScheduler {
         for (int l : layers) {
             for (Linear lin : targetsIn(l, l + 1)) {
                 LoraAdapter a = LoraAdapter.create(lin, plan.rank(), plan.scale(), rng);
+                if (cfg.dropout > 0) a.setDropout(cfg.dropout, 0);
                 lin.attach(a);
                 current.add(lin);
                 params.add(a.a());
@@ -83,6 +84,20 @@ public final class BoostingScheduler {
         }
         cumulativeParams += adapterParams();
         return params;
+    }
+
+    /**
+     * New dropout masks for the next forward: seeds derive from (seed, tick, module), so a resumed
+     * run draws the same masks. tick counts micro-batches.
+     */
+    public void reseedDropout(long tick) {
+        if (cfg.dropout <= 0) return;
+        for (int i = 0; i < current.size(); i++) current.get(i).adapter().setDropout(cfg.dropout, Seeds.derive(cfg.seed, tick, 1000L + i));
+    }
+
+    /** Training (dropout on) or evaluation (off) mode for the open round's adapters. */
+    public void setTraining(boolean training) {
+        for (Linear lin : current) lin.adapter().setTraining(training);
     }
 
     /** The adapter params of the open round, in attach order. */

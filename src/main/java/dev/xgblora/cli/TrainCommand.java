@@ -75,6 +75,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--adapter-l2", defaultValue = "0", description = "λ: L2 penalty on adapter factors.") float l2;
     @Option(names = "--targets", split = ",", defaultValue = "all", description = "Target modules: names (query,key,value,attn_out,intermediate,output) or globs; 'all'.") List<String> targets;
     @Option(names = "--layer-selection", description = "random (xgblora default), cyclic or all.") String layerSelection;
+    @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input while training (PEFT's lora_dropout).") float loraDropout;
     @Option(names = "--lora-plus-ratio", defaultValue = "1", description = "LoRA+: learning-rate multiplier of B.") float loraPlus;
 
     @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls.") String pooling;
@@ -94,7 +95,7 @@ public final class TrainCommand implements Callable<Integer> {
         Path modelDir = model.equalsIgnoreCase("minilm") ? ModelCache.miniLm() : Path.of(model);
         DataOptions data = new DataOptions(Task.parse(task), textColumn, pairColumn, labelColumn, skipMalformed, new LabelMap());
         BoostConfig b = BoostConfig.of(Preset.parse(method)).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
-                .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).seed(seed);
+                .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed);
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
                 .lr(lr).headLr(headLr == null ? Double.NaN : headLr).weightDecay(weightDecay).warmupRatio(warmupRatio)

@@ -198,6 +198,7 @@ public final class Trainer {
         long tokens = 0;
         int epoch = order.position().epoch();
         for (int m = 0; m < cfg.gradAccum; m++) {
+            scheduler.reseedDropout((long) step * cfg.gradAccum + m);
             Batch b = train.batch(order.next());
             tokens += b.tokens().realTokens();
             loss += model.trainStep(b, 1f / cfg.gradAccum) / cfg.gradAccum;
@@ -283,6 +284,15 @@ public final class Trainer {
     /** Metrics on the validation data with the model as it is now (adapters of an open round included). */
     public EvalResult evaluate() {
         if (valid == null) throw new IllegalStateException("no validation data");
+        scheduler.setTraining(false);
+        try {
+            return evaluateNow();
+        } finally {
+            scheduler.setTraining(true);
+        }
+    }
+
+    private EvalResult evaluateNow() {
         double lossSum = 0;
         int count = 0;
         List<Integer> pred = new ArrayList<>(), truth = new ArrayList<>();

@@ -39,7 +39,8 @@ class BoostConfigTest {
 
         assertFalse(BoostConfig.of(Preset.FULL).plan(10, 6).usesAdapters());
         assertEquals(16f / 2f, BoostConfig.of(Preset.LORA).rank(4).rsLora(true).plan(10, 6).scale());
-        assertThrows(IllegalArgumentException.class, () -> BoostConfig.of(Preset.LORA).dropout(0.1f).plan(10, 6));
+        assertThrows(IllegalArgumentException.class, () -> BoostConfig.of(Preset.LORA).dropout(1f).plan(10, 6));
+        assertEquals(8, BoostConfig.of(Preset.LORA).dropout(0.1f).plan(10, 6).rank());
     }
 
     @Test
