@@ -2,6 +2,7 @@
 @SuppressWarnings("requires-automatic") // DJL's tokenizers and api jars name themselves by manifest only
 module dev.xgblora {
     requires jdk.incubator.vector;
+    requires java.management; // thread CPU time for xgblora bench kernels --cpu-time
     requires info.picocli;
     requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
     requires ai.djl.tokenizers;

@@ -23,9 +23,23 @@ record KernelBenchCase(String op, DType dtype, long m, long n, long k, double fl
 
     /** All cases for one backend; arena owns the low-precision weight copies. */
     static List<KernelBenchCase> all(Kernels kernels, boolean large, Arena arena) {
-        List<KernelBenchCase> cases = new ArrayList<>();
         List<int[]> shapes = new ArrayList<>(List.of(LINEAR_SHAPES));
         if (large) shapes.add(LARGE_SHAPE);
+        return build(kernels, ROWS, shapes, ATT_BATCH, ATT_HEADS, ATT_TOKENS, ATT_HEAD_DIM, arena);
+    }
+
+    /**
+     * The same ops at toy sizes, run first so the JIT sees every op and dtype before anything is
+     * timed (otherwise a later case's new branch deoptimizes the compiled kernels mid-table).
+     */
+    static List<KernelBenchCase> toy(Kernels kernels, Arena arena) {
+        return build(kernels, 96, List.of(new int[] {80, 72}), 2, 2, 16, 32, arena);
+    }
+
+    private static List<KernelBenchCase> build(Kernels kernels, int rowCount, List<int[]> shapes, int b, int h, int t,
+                                               int d, Arena arena) {
+        List<KernelBenchCase> cases = new ArrayList<>();
+        final int ROWS = rowCount;
         SplittableRandom random = new SplittableRandom(42);
         for (int[] s : shapes) {
             int n = s[0], k = s[1];
@@ -39,7 +53,6 @@ record KernelBenchCase(String op, DType dtype, long m, long n, long k, double fl
             }
             cases.add(new KernelBenchCase("linear_dw", DType.F32, ROWS, n, k, flops, () -> kernels.linearBackwardWeight(dy, x, dw)));
         }
-        int b = ATT_BATCH, h = ATT_HEADS, t = ATT_TOKENS, d = ATT_HEAD_DIM;
         Tensor q = random(random, b, t, h, d), kk = random(random, b, t, h, d), v = random(random, b, t, h, d);
         Tensor probs = Tensor.zeros(b, h, t, t), out = Tensor.zeros(b, t, h, d), dout = random(random, b, t, h, d);
         Tensor dq = Tensor.zeros(b, t, h, d), dk = Tensor.zeros(b, t, h, d), dv = Tensor.zeros(b, t, h, d);

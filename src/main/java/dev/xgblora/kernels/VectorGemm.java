@@ -31,18 +31,16 @@ final class VectorGemm {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     private static final VectorMask<Float> FIRST_MR = S8.indexInRange(0, MR);
+    private static final int[] STRIDE_MR = java.util.stream.IntStream.range(0, L).map(l -> l * MR).toArray();
 
     /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
     private static final class Workspace {
-        float[] a = new float[MC * KC];
-        float[] b = new float[0];
-        float[] bias = new float[0];
+        // Full size up front (KC·NC floats of B, 2 MiB by default): a buffer that grows later is a
+        // branch the JIT never saw taken, and taking it deoptimizes the compiled kernels.
+        final float[] a = new float[MC * KC];
+        final float[] b = new float[KC * NC];
+        final float[] bias = new float[NC];
         final float[] tile = new float[MR * NR];
-
-        void ensureB(int kc, int panels) {
-            if (b.length < kc * panels * NR) b = new float[Math.max(kc * panels * NR, KC * NR)];
-            if (bias.length < panels * NR) bias = new float[panels * NR];
-        }
     }
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
@@ -82,7 +80,6 @@ final class VectorGemm {
         int k = a.cols();
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc), panels = ceilDiv(nc, NR);
-            w.ensureB(Math.min(KC, Math.max(k, 1)), panels);
             float[] biasPack = null;
             if (bias != null && !accumulate) {
                 biasPack = w.bias;
@@ -196,7 +193,12 @@ final class VectorGemm {
             if (cs == 1) {
                 for (int i = 0; i < rows; i++) {
                     long src = a.offset() + (long) (ic + panel * MR + i) * rs + pc;
-                    for (int p = 0; p < kc; p++) dst[base + i + p * MR] = seg.getAtIndex(Operand.F32, src + p);
+                    int p = 0;
+                    // L depth steps of one row at a time, scattered MR apart into the panel.
+                    for (; p + L <= kc; p += L) {
+                        FloatVector.fromMemorySegment(S, seg, (src + p) * 4, LE).intoArray(dst, base + i + p * MR, STRIDE_MR, 0);
+                    }
+                    for (; p < kc; p++) dst[base + i + p * MR] = seg.getAtIndex(Operand.F32, src + p);
                 }
             } else {
                 // Transposed activations (weight gradient): walk the depth, read MR neighbours per step.

@@ -7,8 +7,9 @@ import dev.xgblora.tensor.Tensor;
  * The fast CPU backend: jdk.incubator.vector kernels, multi-threaded over a fixed pool.
  *
  * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
- * and backward, softmax, layer norm, GELU, cross-entropy, AdamW, sum of squares, add, accumulate,
- * scale. Every other op delegates to the reference implementation. Work is split by output rows
+ * and backward, softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
+ * squares, add, accumulate, scale. RoPE, embeddings and dropout delegate to the reference
+ * implementation (as do norms with non-F32 gamma). Work is split by output rows
  * (or output columns), never across a reduction, so results do not depend on the thread count.
  */
 public final class VectorKernels implements Kernels, AutoCloseable {
@@ -115,6 +116,7 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     public void loraBackward(Tensor dy, Tensor x, Tensor a, Tensor b, float scale, Tensor h, Tensor dh,
                              Tensor da, Tensor db, Tensor dx) {
         Operand dyo = Operand.of(dy, "lora dy"), xo = Operand.of(x, "lora x"), ao = Operand.of(a, "lora A");
+        if (dh == null) dh = Tensor.zeros(dy.rows(), a.dim(0)); // tolerated like the reference: scratch on the fly
         Operand bo = Operand.of(b, "lora B"), ho = Operand.of(h, "lora h"), dho = output(dh, "lora dh");
         int r = ao.rows();
         check(dho.rows() == dyo.rows() && dho.cols() == r && bo.rows() == dyo.cols(),
@@ -199,12 +201,21 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void rmsNormForward(Tensor x, Tensor gamma, float eps, Tensor y, Tensor rstd) {
-        fallback.rmsNormForward(x, gamma, eps, y, rstd);
+        if (gamma.dtype() != DType.F32) {
+            fallback.rmsNormForward(x, gamma, eps, y, rstd);
+            return;
+        }
+        VectorOps.rmsNormForward(pool, Operand.of(x, "rmsnorm x"), gamma, eps, output(y, "rmsnorm y"), rstd);
     }
 
     @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor rstd, Tensor dx, Tensor dgamma) {
-        fallback.rmsNormBackward(dy, x, gamma, rstd, dx, dgamma);
+        if (gamma.dtype() != DType.F32) {
+            fallback.rmsNormBackward(dy, x, gamma, rstd, dx, dgamma);
+            return;
+        }
+        VectorOps.rmsNormBackward(pool, Operand.of(dy, "rmsnorm dy"), Operand.of(x, "rmsnorm x"), gamma, rstd,
+                dx == null ? null : output(dx, "rmsnorm dx"), dgamma);
     }
 
     // ---- Activations ----------------------------------------------------------------------------
@@ -221,22 +232,25 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void siluForward(Tensor x, Tensor y) {
-        fallback.siluForward(x, y);
+        VectorOps.siluForward(pool, flat(x, "silu x"), null, flat(y, "silu y"));
     }
 
     @Override
     public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
-        fallback.siluBackward(dy, x, dx);
+        if (dx == null) return;
+        VectorOps.siluBackward(pool, flat(dy, "silu dy"), flat(x, "silu x"), null, flat(dx, "silu dx"), null);
     }
 
     @Override
     public void swigluForward(Tensor gate, Tensor up, Tensor out) {
-        fallback.swigluForward(gate, up, out);
+        VectorOps.siluForward(pool, flat(gate, "swiglu gate"), flat(up, "swiglu up"), flat(out, "swiglu out"));
     }
 
     @Override
     public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
-        fallback.swigluBackward(dout, gate, up, dgate, dup);
+        if (dgate == null && dup == null) return;
+        VectorOps.siluBackward(pool, flat(dout, "swiglu dout"), flat(gate, "swiglu gate"), flat(up, "swiglu up"),
+                dgate == null ? null : flat(dgate, "swiglu dgate"), dup == null ? null : flat(dup, "swiglu dup"));
     }
 
     // ---- Positions and embeddings ---------------------------------------------------------------

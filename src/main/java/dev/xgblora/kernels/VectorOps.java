@@ -107,7 +107,7 @@ final class VectorOps {
             st(e, os, o + j);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; j < n; j++) {
             float e = (float) Math.exp(get(xs, x + j) - max);
             set(os, o + j, e);
@@ -138,7 +138,7 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) acc = ld(as, a + j).fma(ld(bs, b + j), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; j < n; j++) s += get(as, a + j) * get(bs, b + j);
         return s;
     }
@@ -147,7 +147,7 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) acc = acc.add(ld(s, a + j));
-        float r = acc.reduceLanes(VectorOperators.ADD);
+        float r = Lanes.sum(acc);
         for (; j < n; j++) r += get(s, a + j);
         return r;
     }
@@ -174,7 +174,7 @@ final class VectorOps {
                     FloatVector d = ld(x.seg(), xr + j).sub(mu);
                     acc = d.fma(d, acc);
                 }
-                float var = acc.reduceLanes(VectorOperators.ADD);
+                float var = Lanes.sum(acc);
                 for (; j < c; j++) {
                     float d = get(x.seg(), xr + j) - mu;
                     var += d * d;
@@ -217,7 +217,7 @@ final class VectorOps {
                         s1 = s1.add(dxh);
                         s2 = dxh.fma(xh, s2);
                     }
-                    float sum1 = s1.reduceLanes(VectorOperators.ADD), sum2 = s2.reduceLanes(VectorOperators.ADD);
+                    float sum1 = Lanes.sum(s1), sum2 = Lanes.sum(s2);
                     for (; j < c; j++) {
                         float dxh = get(dy.seg(), a + j) * get(g.seg(), g.offset() + j);
                         sum1 += dxh;
@@ -269,6 +269,137 @@ final class VectorOps {
                 }
                 if (dg != null) set(dg.seg(), dg.offset() + j, get(dg.seg(), dg.offset() + j) + ag);
                 if (db != null) set(db.seg(), db.offset() + j, get(db.seg(), db.offset() + j) + ab);
+            }
+        });
+    }
+
+    // ---- RMS norm -------------------------------------------------------------------------------
+
+    static void rmsNormForward(KernelPool pool, Operand x, Tensor gamma, float eps, Operand y, Tensor rstd) {
+        requireSameShape(x, y, "rmsNormForward");
+        int c = x.cols();
+        Operand g = Operand.of(gamma.reshape(1, gamma.numel()), "rmsnorm gamma");
+        if (g.cols() != c) {
+            throw new IllegalArgumentException("rmsNormForward: gamma must have " + c + " elements, got " + gamma.describe());
+        }
+        pool.forRange(x.rows(), 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                long xr = row(x, i), yr = row(y, i);
+                float rs = (float) (1 / Math.sqrt(dot(x.seg(), xr, x.seg(), xr, c) / c + eps));
+                if (rstd != null) rstd.set(i, rs);
+                int j = 0;
+                for (; j + L <= c; j += L) st(ld(x.seg(), xr + j).mul(rs).mul(ld(g.seg(), g.offset() + j)), y.seg(), yr + j);
+                for (; j < c; j++) set(y.seg(), yr + j, get(x.seg(), xr + j) * rs * get(g.seg(), g.offset() + j));
+            }
+        });
+    }
+
+    static void rmsNormBackward(KernelPool pool, Operand dy, Operand x, Tensor gamma, Tensor rstd, Operand dx,
+                                Tensor dgamma) {
+        requireSameShape(dy, x, "rmsNormBackward");
+        int m = x.rows(), c = x.cols();
+        Operand g = Operand.of(gamma.reshape(1, gamma.numel()), "rmsnorm gamma");
+        if (dx != null) {
+            requireSameShape(dy, dx, "rmsNormBackward");
+            pool.forRange(m, 1, (r0, r1) -> {
+                for (int i = r0; i < r1; i++) {
+                    long a = row(dy, i), b = row(x, i), o = row(dx, i);
+                    float rs = rstd.get(i);
+                    // dx = r · (dy·γ − x̂ · mean(dy·γ·x̂)), x̂ = x·r
+                    FloatVector acc = FloatVector.zero(S);
+                    int j = 0;
+                    for (; j + L <= c; j += L) {
+                        acc = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j)).fma(ld(x.seg(), b + j), acc);
+                    }
+                    float sum = Lanes.sum(acc);
+                    for (; j < c; j++) sum += get(dy.seg(), a + j) * get(g.seg(), g.offset() + j) * get(x.seg(), b + j);
+                    float k = sum * rs / c; // mean(dy·γ·x̂)
+                    float kr = k * rs;
+                    j = 0;
+                    for (; j + L <= c; j += L) {
+                        FloatVector v = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j)).sub(ld(x.seg(), b + j).mul(kr)).mul(rs);
+                        st(ld(dx.seg(), o + j).add(v), dx.seg(), o + j);
+                    }
+                    for (; j < c; j++) {
+                        float v = (get(dy.seg(), a + j) * get(g.seg(), g.offset() + j) - get(x.seg(), b + j) * kr) * rs;
+                        set(dx.seg(), o + j, get(dx.seg(), o + j) + v);
+                    }
+                }
+            });
+        }
+        if (dgamma == null) return;
+        Operand dg = Operand.of(dgamma.reshape(1, dgamma.numel()), "rmsnorm dgamma");
+        float[] rss = new float[m];
+        for (int i = 0; i < m; i++) rss[i] = rstd.get(i);
+        pool.forRange(c, 4 * L, (c0, c1) -> {
+            int j = c0;
+            for (; j + L <= c1; j += L) {
+                FloatVector ag = ld(dg.seg(), dg.offset() + j);
+                for (int i = 0; i < m; i++) ag = ld(x.seg(), row(x, i) + j).mul(rss[i]).fma(ld(dy.seg(), row(dy, i) + j), ag);
+                st(ag, dg.seg(), dg.offset() + j);
+            }
+            for (; j < c1; j++) {
+                float ag = 0;
+                for (int i = 0; i < m; i++) ag += get(x.seg(), row(x, i) + j) * rss[i] * get(dy.seg(), row(dy, i) + j);
+                set(dg.seg(), dg.offset() + j, get(dg.seg(), dg.offset() + j) + ag);
+            }
+        });
+    }
+
+    // ---- SiLU and SwiGLU ------------------------------------------------------------------------
+
+    private static float sigmoid(float v) {
+        return (float) (1 / (1 + Math.exp(-v)));
+    }
+
+    /** y = silu(x) (up == null) or silu(x)·up. */
+    static void siluForward(KernelPool pool, Operand x, Operand up, Operand y) {
+        requireSameShape(x, y, "siluForward");
+        if (up != null) requireSameShape(x, up, "swigluForward");
+        pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) {
+                FloatVector v = ld(x.seg(), x.offset() + i);
+                FloatVector r = v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                if (up != null) r = r.mul(ld(up.seg(), up.offset() + i));
+                st(r, y.seg(), y.offset() + i);
+            }
+            for (; i < e; i++) {
+                float v = get(x.seg(), x.offset() + i);
+                float r = v * sigmoid(v);
+                if (up != null) r *= get(up.seg(), up.offset() + i);
+                set(y.seg(), y.offset() + i, r);
+            }
+        });
+    }
+
+    /**
+     * dx += dy · silu'(x) · (up or 1); with up, also dup += dy · silu(x). dx or dup may be null.
+     */
+    static void siluBackward(KernelPool pool, Operand dy, Operand x, Operand up, Operand dx, Operand dup) {
+        requireSameShape(dy, x, "siluBackward");
+        if (dx != null) requireSameShape(dy, dx, "siluBackward");
+        if (dup != null) requireSameShape(dy, dup, "swigluBackward");
+        pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
+            int i = s;
+            for (; i + L <= e; i += L) {
+                FloatVector v = ld(x.seg(), x.offset() + i), d = ld(dy.seg(), dy.offset() + i);
+                FloatVector sg = FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                if (dx != null) {
+                    // silu'(x) = s·(1 + x·(1 − s))
+                    FloatVector grad = sg.mul(v.mul(sg.neg().add(1f)).add(1f));
+                    FloatVector dd = up == null ? d : d.mul(ld(up.seg(), up.offset() + i));
+                    st(dd.fma(grad, ld(dx.seg(), dx.offset() + i)), dx.seg(), dx.offset() + i);
+                }
+                if (dup != null) st(d.fma(v.mul(sg), ld(dup.seg(), dup.offset() + i)), dup.seg(), dup.offset() + i);
+            }
+            for (; i < e; i++) {
+                float v = get(x.seg(), x.offset() + i), d = get(dy.seg(), dy.offset() + i), sg = sigmoid(v);
+                if (dx != null) {
+                    float dd = up == null ? d : d * get(up.seg(), up.offset() + i);
+                    set(dx.seg(), dx.offset() + i, get(dx.seg(), dx.offset() + i) + dd * sg * (1 + v * (1 - sg)));
+                }
+                if (dup != null) set(dup.seg(), dup.offset() + i, get(dup.seg(), dup.offset() + i) + d * v * sg);
             }
         });
     }
@@ -384,7 +515,7 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) acc = acc.add(ld(s, r + j).sub(max).lanewise(VectorOperators.EXP));
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; j < n; j++) sum += (float) Math.exp(get(s, r + j) - max);
         return sum;
     }
@@ -507,7 +638,7 @@ final class VectorOps {
                     FloatVector v = ld(x.seg(), x.offset() + i);
                     acc = v.fma(v, acc);
                 }
-                double sum = acc.reduceLanes(VectorOperators.ADD);
+                double sum = Lanes.sum(acc);
                 for (; i < e; i++) {
                     double v = get(x.seg(), x.offset() + i);
                     sum += v * v;

@@ -65,6 +65,50 @@ class VectorOpsTest {
         assertClose("layernorm dbeta", dbe, dba, 1e-5 * Math.sqrt(m), 1e-5);
     }
 
+    @ParameterizedTest(name = "rows={0} cols={1} threads={2}")
+    @CsvSource({"1,1,1", "7,5,2", "7,33,1", "67,130,2", "3,383,2"})
+    void rmsNormMatchesReference(int m, int c, int threads) {
+        Random r = new Random(m + 13L * c);
+        Tensor x = randn(r, 2f, m, c), g = randn(r, 1f, c);
+        Tensor ye = Tensor.zeros(m, c), ya = Tensor.zeros(m, c), re = Tensor.zeros(m), ra = Tensor.zeros(m);
+        REF.rmsNormForward(x, g, 1e-6f, ye, re);
+        vk(threads).rmsNormForward(x, g, 1e-6f, ya, ra);
+        assertClose("rmsnorm y", ye, ya, 2e-5, 1e-5);
+        assertClose("rmsnorm rstd", re, ra, 1e-6, 1e-5);
+        Tensor dy = randn(r, 1f, m, c), dx0 = randn(r, 1f, m, c), dg0 = randn(r, 1f, c);
+        Tensor dxe = dx0.copy(), dxa = dx0.copy(), dge = dg0.copy(), dga = dg0.copy();
+        REF.rmsNormBackward(dy, x, g, re, dxe, dge);
+        vk(threads).rmsNormBackward(dy, x, g, re, dxa, dga);
+        assertClose("rmsnorm dx", dxe, dxa, 1e-4, 1e-4);
+        assertClose("rmsnorm dgamma", dge, dga, 1e-4 * Math.sqrt(m), 1e-5);
+    }
+
+    @ParameterizedTest(name = "n={0} threads={1}")
+    @CsvSource({"1,1", "15,2", "33,1", "40000,2"})
+    void siluAndSwigluMatchReference(int n, int threads) {
+        Random r = new Random(n + 5);
+        Tensor x = randn(r, 3f, n), up = randn(r, 1f, n), dy = randn(r, 1f, n), d0 = randn(r, 1f, n), u0 = randn(r, 1f, n);
+        Tensor ye = Tensor.zeros(n), ya = Tensor.zeros(n);
+        REF.siluForward(x, ye);
+        vk(threads).siluForward(x, ya);
+        assertClose("silu", ye, ya, 1e-6, 1e-5);
+        Tensor dxe = d0.copy(), dxa = d0.copy();
+        REF.siluBackward(dy, x, dxe);
+        vk(threads).siluBackward(dy, x, dxa);
+        assertClose("silu backward", dxe, dxa, 1e-6, 1e-5);
+        REF.swigluForward(x, up, ye);
+        vk(threads).swigluForward(x, up, ya);
+        assertClose("swiglu", ye, ya, 1e-6, 1e-5);
+        Tensor dge = d0.copy(), dga = d0.copy(), due = u0.copy(), dua = u0.copy();
+        REF.swigluBackward(dy, x, up, dge, due);
+        vk(threads).swigluBackward(dy, x, up, dga, dua);
+        assertClose("swiglu dgate", dge, dga, 1e-6, 1e-5);
+        assertClose("swiglu dup", due, dua, 1e-6, 1e-5);
+        Tensor dua2 = u0.copy();
+        vk(threads).swigluBackward(dy, x, up, null, dua2);
+        assertClose("swiglu dup without dgate", due, dua2, 1e-6, 1e-5);
+    }
+
     @ParameterizedTest(name = "n={0} threads={1}")
     @CsvSource({"1,1", "15,2", "33,1", "40000,2"})
     void geluBothFormsMatchReference(int n, int threads) {
