@@ -8,11 +8,13 @@ import picocli.CommandLine.Command;
         description = "Fine-tune transformer models with XGBLoRA, LoRA or full fine-tuning.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                EmbedCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
                 ScoreCommand.class,
                 GenerateCommand.class,
+                TrainCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -85,7 +85,8 @@ public final class Linear {
     public void forward(Kernels k, Tensor x, Tensor y) {
         k.linearForward(x, weight.value(), bias == null ? null : bias.value(), y);
         if (adapter != null) {
-            k.loraForward(x, adapter.a().value(), adapter.b().value(), adapter.scale(), adapter.hFor(x.rows()), y);
+            Tensor xa = adapter.dropoutActive() ? adapter.dropIn(k, x) : x;
+            k.loraForward(xa, adapter.a().value(), adapter.b().value(), adapter.scale(), adapter.hFor(x.rows()), y);
         }
     }
 
@@ -99,8 +100,16 @@ public final class Linear {
         if (bias != null && bias.trainable()) k.linearBackwardBias(dy, bias.grad());
         if (adapter != null) {
             LoraAdapter a = adapter;
-            k.loraBackward(dy, x, a.a().value(), a.b().value(), a.scale(), a.hFor(x.rows()), a.dhFor(x.rows()),
-                    a.a().grad(), a.b().grad(), dx);
+            if (a.dropoutActive()) {
+                // the adapter saw dropout(x): its input gradient goes back through the same mask
+                Tensor dxa = dx == null ? null : a.dxDroppedZeroed();
+                k.loraBackward(dy, a.droppedInput(), a.a().value(), a.b().value(), a.scale(), a.hFor(x.rows()), a.dhFor(x.rows()),
+                        a.a().grad(), a.b().grad(), dxa);
+                if (dx != null) k.dropoutBackward(dxa, a.dropMask(), dx);
+            } else {
+                k.loraBackward(dy, x, a.a().value(), a.b().value(), a.scale(), a.hFor(x.rows()), a.dhFor(x.rows()),
+                        a.a().grad(), a.b().grad(), dx);
+            }
         }
     }
 

@@ -14,6 +14,11 @@ public final class LoraAdapter {
     private final float scale;
     private Tensor h;
     private Tensor dh;
+    // optional dropout on the adapter's input (PEFT's lora_dropout), active only while training
+    private float dropout;
+    private long dropoutSeed;
+    private boolean training = true;
+    private Tensor mask, xDropped, dxDropped;
 
     public LoraAdapter(Param a, Param b, float scale) {
         if (a.value().dim(0) != b.value().dim(1)) {
@@ -51,6 +56,50 @@ public final class LoraAdapter {
 
     public int rank() {
         return (int) a.value().dim(0);
+    }
+
+    /** Dropout probability on the adapter input; the seed fixes the mask of the next forward. */
+    public void setDropout(float p, long seed) {
+        if (p < 0 || p >= 1) throw new IllegalArgumentException("adapter dropout must be in [0, 1): " + p);
+        dropout = p;
+        dropoutSeed = seed;
+    }
+
+    public float dropout() {
+        return dropout;
+    }
+
+    /** Training mode applies dropout; evaluation mode (false) does not. */
+    public void setTraining(boolean t) {
+        training = t;
+    }
+
+    boolean dropoutActive() {
+        return training && dropout > 0;
+    }
+
+    /** The dropped-out input for the adapter path (mask kept for backward). */
+    Tensor dropIn(dev.xgblora.kernels.Kernels k, Tensor x) {
+        if (xDropped == null || !java.util.Arrays.equals(xDropped.shape(), x.shape())) {
+            xDropped = Tensor.zeros(x.shape());
+            mask = Tensor.zeros(x.shape());
+            dxDropped = Tensor.zeros(x.shape());
+        }
+        k.dropoutForward(x, dropout, dropoutSeed, mask, xDropped);
+        return xDropped;
+    }
+
+    Tensor droppedInput() {
+        return xDropped;
+    }
+
+    Tensor dropMask() {
+        return mask;
+    }
+
+    Tensor dxDroppedZeroed() {
+        dxDropped.zero();
+        return dxDropped;
     }
 
     /** Scratch [rows, r] for h, reused while the row count stays the same. */

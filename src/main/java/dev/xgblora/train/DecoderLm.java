@@ -1,0 +1,104 @@
+package dev.xgblora.train;
+
+import dev.xgblora.model.Linear;
+import dev.xgblora.model.LlamaDecoder;
+import dev.xgblora.model.Param;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Causal language modelling (tasks sft and lm) on a Llama-family decoder with its own lm_head.
+ * Batches carry next-token targets per position (IGNORE where no loss counts: prompt and padding
+ * for sft); the decoder shifts labels itself, so they are handed over unshifted
+ * (label[t+1] = target[t]); the target of a row's last position has no slot and is dropped.
+ */
+public final class DecoderLm implements TaskModel {
+    private final LlamaDecoder decoder;
+
+    public DecoderLm(LlamaDecoder decoder) {
+        this.decoder = decoder;
+    }
+
+    public LlamaDecoder decoder() {
+        return decoder;
+    }
+
+    @Override
+    public int numLayers() {
+        return decoder.numLayers();
+    }
+
+    @Override
+    public List<Linear> linears() {
+        return decoder.linears();
+    }
+
+    @Override
+    public List<Param> backboneParams() {
+        return decoder.params();
+    }
+
+    @Override
+    public List<Param> headParams() {
+        return List.of();
+    }
+
+    /** Unshifted labels: label[t+1] = target[t], label[0] = IGNORE. */
+    static int[][] labels(Batch b) {
+        int n = b.size(), t = b.tokens().seqLen();
+        int[][] out = new int[n][t];
+        for (int i = 0; i < n; i++) {
+            out[i][0] = Batch.IGNORE;
+            for (int j = 0; j + 1 < t; j++) out[i][j + 1] = b.labels()[i * t + j];
+        }
+        return out;
+    }
+
+    static int counted(int[][] labels, int[][] mask) {
+        int c = 0;
+        for (int i = 0; i < labels.length; i++) {
+            for (int j = 1; j < labels[i].length; j++) if (labels[i][j] != Batch.IGNORE && mask[i][j] != 0) c++;
+        }
+        return c;
+    }
+
+    @Override
+    public double trainStep(Batch batch, float gradScale) {
+        EncodedBatch t = batch.tokens();
+        int[][] ids = EncoderClassifier.rows(t.ids(), t.batch(), t.seqLen());
+        int[][] mask = EncoderClassifier.rows(t.mask(), t.batch(), t.seqLen());
+        double loss = decoder.loss(ids, mask, labels(batch));
+        decoder.backward(gradScale);
+        return loss;
+    }
+
+    @Override
+    public Prediction predict(Batch batch) {
+        EncodedBatch t = batch.tokens();
+        int[][] ids = EncoderClassifier.rows(t.ids(), t.batch(), t.seqLen());
+        int[][] mask = EncoderClassifier.rows(t.mask(), t.batch(), t.seqLen());
+        int[][] labels = labels(batch);
+        double loss = decoder.loss(ids, mask, labels);
+        int n = counted(labels, mask);
+        return new Prediction(loss * n, n, null);
+    }
+
+    @Override
+    public String architecture() {
+        return DecoderClassifier.family(decoder.config().modelType()) + "ForCausalLM";
+    }
+
+    @Override
+    public String peftTaskType() {
+        return "CAUSAL_LM";
+    }
+
+    @Override
+    public List<String> headModules() {
+        return List.of();
+    }
+
+    static String capitalized(String s) {
+        return s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1);
+    }
+}

@@ -1,0 +1,97 @@
+package dev.xgblora.train;
+
+import dev.xgblora.adapt.BoostConfig;
+import dev.xgblora.io.ModelConfig;
+import dev.xgblora.io.Tokenizer;
+import dev.xgblora.io.WeightStore;
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.model.BertConfig;
+import dev.xgblora.model.BertEncoder;
+import dev.xgblora.model.LlamaDecoder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One fine-tuning job from files to files: loads the model directory and tokenizer, reads the
+ * data, trains with the chosen method, and writes into the output directory
+ * {@code run.jsonl} (the log), {@code labels.json}, {@code checkpoints/}, {@code merged/}
+ * (Hugging Face model) and {@code adapter/} (PEFT LoRA adapter; not for full fine-tuning).
+ * With {@code resume}, continues from the newest checkpoint in the output directory.
+ */
+public final class FineTune {
+    /** What to run. data: train/valid files and reading options; valid may be null. */
+    public record Job(Path modelDir, Path trainFile, Path validFile, DataOptions data, BoostConfig boost, TrainConfig train,
+                      Path outputDir, boolean resume, boolean exportModel, boolean exportAdapter) {
+    }
+
+    /**
+     * What came out: final evaluation (null without validation data), the trainer (its losses,
+     * evaluations and boosters; the model's mapped weights are closed once the job returns), where
+     * things went.
+     */
+    public record Result(EvalResult eval, Trainer trainer, Path outputDir, double seconds) {
+    }
+
+    private FineTune() {
+    }
+
+    /** The task model for a config: BERT + pooling + classifier, or a Llama-family decoder with a score or lm head. */
+    static TaskModel build(ModelConfig mc, WeightStore store, Kernels k, Task task, int classes, TrainConfig cfg) {
+        if (!mc.isDecoder()) {
+            return new EncoderClassifier(BertEncoder.fromStore(BertConfig.from(mc), store, k), classes, cfg.pooling, Trainer.headSeed(cfg.seed));
+        }
+        LlamaDecoder dec = new LlamaDecoder(mc, n -> store.has(n) ? store.tensor(n) : null, k);
+        return task == Task.CLASSIFY ? new DecoderClassifier(dec, classes, Trainer.headSeed(cfg.seed)) : new DecoderLm(dec);
+    }
+
+    public static Result run(Job job, Kernels k, ProgressListener listener) {
+        long t0 = System.nanoTime();
+        ModelConfig mc = ModelConfig.load(job.modelDir());
+        Task task = job.data().task();
+        if (!mc.isDecoder() && task != Task.CLASSIFY) {
+            throw new IllegalArgumentException("task " + task.name().toLowerCase(java.util.Locale.ROOT) + " needs a decoder model; "
+                    + mc.modelType() + " supports classify only");
+        }
+        try (Tokenizer tok = Tokenizer.load(job.modelDir()); WeightStore store = WeightStore.open(job.modelDir())) {
+            TextEncoder enc = new TokenizerEncoder(tok);
+            Dataset train = DatasetReader.read(job.trainFile(), job.data());
+            if (train.skipped() > 0) listener.onMessage("skipped " + train.skipped() + " malformed row(s) in " + job.trainFile());
+            LabelMap labels = train.labels().freeze();
+            Dataset valid = job.validFile() == null ? null : DatasetReader.read(job.validFile(), job.data().withLabels(labels));
+            Files.createDirectories(job.outputDir());
+            if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
+            TrainConfig cfg = job.train();
+            if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
+            if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
+            TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
+            Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
+                    valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
+            listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
+            if (job.resume()) {
+                Path latest = Checkpoint.latest(cfg.checkpointDir);
+                if (latest == null) throw new IllegalArgumentException("--resume: no checkpoint under " + cfg.checkpointDir);
+                Checkpoint.restore(t, latest);
+                listener.onMessage("resumed from " + latest + " at step " + t.step());
+            }
+            t.run();
+            listener.onMessage(String.format("trainable parameters per step: %,d; cumulative over the run: %,d",
+                    t.trainableParamsPerStep(), t.cumulativeTrainableParams()));
+            if (job.exportModel()) {
+                Path merged = job.outputDir().resolve("merged");
+                ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);
+                listener.onMessage("merged model written to " + merged);
+            }
+            if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {
+                Path adapter = job.outputDir().resolve("adapter");
+                ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir().toString());
+                listener.onMessage("PEFT adapter written to " + adapter);
+            }
+            EvalResult last = t.evals().isEmpty() ? null : t.evals().get(t.evals().size() - 1);
+            return new Result(last, t, job.outputDir(), (System.nanoTime() - t0) / 1e9);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+package dev.xgblora.train;
+
+import java.nio.file.Path;
+
+/** A data row that cannot be used; the message names the file, the line and what was wrong. */
+public final class MalformedDataException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public MalformedDataException(Path file, int line, String what) {
+        super(file + ":" + line + ": " + what);
+    }
+}

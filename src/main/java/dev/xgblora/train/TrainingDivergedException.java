@@ -1,0 +1,10 @@
+package dev.xgblora.train;
+
+/** Too many consecutive steps had a non-finite loss or gradient; the run stopped. */
+public final class TrainingDivergedException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public TrainingDivergedException(String message) {
+        super(message);
+    }
+}
