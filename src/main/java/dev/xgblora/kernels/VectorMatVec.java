@@ -88,6 +88,26 @@ final class VectorMatVec {
             for (int i = 0; i < m; i++) {
                 long cRow = cOff + (long) i * cRs;
                 int j = n0;
+                // Four vectors (a few cache lines) per pass over b's rows, then one, then scalars.
+                for (; j + 4 * L <= n1; j += 4 * L) {
+                    long cj = (cRow + j) * 4;
+                    FloatVector acc0 = FloatVector.fromMemorySegment(S, c, cj, LE);
+                    FloatVector acc1 = FloatVector.fromMemorySegment(S, c, cj + 4L * L, LE);
+                    FloatVector acc2 = FloatVector.fromMemorySegment(S, c, cj + 8L * L, LE);
+                    FloatVector acc3 = FloatVector.fromMemorySegment(S, c, cj + 12L * L, LE);
+                    for (int p = 0; p < k; p++) {
+                        FloatVector s = FloatVector.broadcast(S, scale * a.get(i, p));
+                        long bo = b.offset() + (long) p * b.rs() + j;
+                        acc0 = load(b.seg(), b.dtype(), bo).fma(s, acc0);
+                        acc1 = load(b.seg(), b.dtype(), bo + L).fma(s, acc1);
+                        acc2 = load(b.seg(), b.dtype(), bo + 2L * L).fma(s, acc2);
+                        acc3 = load(b.seg(), b.dtype(), bo + 3L * L).fma(s, acc3);
+                    }
+                    acc0.intoMemorySegment(c, cj, LE);
+                    acc1.intoMemorySegment(c, cj + 4L * L, LE);
+                    acc2.intoMemorySegment(c, cj + 8L * L, LE);
+                    acc3.intoMemorySegment(c, cj + 12L * L, LE);
+                }
                 for (; j + L <= n1; j += L) {
                     FloatVector acc = FloatVector.fromMemorySegment(S, c, (cRow + j) * 4, LE);
                     for (int p = 0; p < k; p++) {
