@@ -10,6 +10,8 @@ module dev.xgblora {
     exports dev.xgblora.kernels;
     exports dev.xgblora.io;
     exports dev.xgblora.model;
+    exports dev.xgblora.adapt;
+    exports dev.xgblora.train;
 
     opens dev.xgblora.cli to info.picocli;
 }

@@ -1,0 +1,82 @@
+package dev.xgblora.adapt;
+
+import java.util.List;
+
+/**
+ * Settings of the boosting scheduler. Zero / null means "the preset's default", resolved against
+ * the run's total steps and layer count by {@link #plan}. Fluent setters return this.
+ */
+public final class BoostConfig {
+    public Preset preset = Preset.XGBLORA;
+    /** κ: steps per booster (xgblora) or per restart (relora, default K/4); 0 = preset default. */
+    public int stepsPerRound;
+    /** M: number of rounds (cola, default 3); 0 = preset default. Ignored when stepsPerRound is set. */
+    public int rounds;
+    /** L_s: layers per booster; 0 = round(L/3), at least 1 (xgblora) or all layers (others). */
+    public int layersPerRound;
+    /** r: 0 = 1 for xgblora, 8 for lora, relora, cola. */
+    public int rank;
+    public float alpha = 16f;
+    /** rsLoRA scaling alpha/sqrt(r) instead of alpha/r. */
+    public boolean rsLora;
+    /** η: merge shrinkage. */
+    public float eta = 1f;
+    /** λ: L2 penalty on adapter factors, added to the loss as λ·Σ(‖A‖² + ‖B‖²). */
+    public float l2;
+    /** Module names or globs over full linear names; "all" = every linear in the layer stack. */
+    public List<String> targets = List.of("all");
+    /** null = random for xgblora, all for the others. */
+    public LayerSelection selection;
+    /** LoRA+: learning-rate multiplier of B relative to A. */
+    public float loraPlusRatio = 1f;
+    /** Dropout on the adapter input (not supported yet: must stay 0). */
+    public float dropout;
+    public long seed;
+    /** Jagged re-warmup steps after each restart; -1 = preset default (relora: a tenth of a round). */
+    public int rewarmSteps = -1;
+
+    public static BoostConfig of(Preset p) {
+        BoostConfig c = new BoostConfig();
+        c.preset = p;
+        return c;
+    }
+
+    public BoostConfig stepsPerRound(int v) { stepsPerRound = v; return this; }
+    public BoostConfig rounds(int v) { rounds = v; return this; }
+    public BoostConfig layersPerRound(int v) { layersPerRound = v; return this; }
+    public BoostConfig rank(int v) { rank = v; return this; }
+    public BoostConfig alpha(float v) { alpha = v; return this; }
+    public BoostConfig rsLora(boolean v) { rsLora = v; return this; }
+    public BoostConfig eta(float v) { eta = v; return this; }
+    public BoostConfig l2(float v) { l2 = v; return this; }
+    public BoostConfig targets(List<String> v) { targets = List.copyOf(v); return this; }
+    public BoostConfig selection(LayerSelection v) { selection = v; return this; }
+    public BoostConfig loraPlusRatio(float v) { loraPlusRatio = v; return this; }
+    public BoostConfig dropout(float v) { dropout = v; return this; }
+    public BoostConfig seed(long v) { seed = v; return this; }
+    public BoostConfig rewarmSteps(int v) { rewarmSteps = v; return this; }
+
+    /** Concrete values for a run of {@code totalSteps} optimizer steps on {@code numLayers} layers. */
+    public BoostPlan plan(int totalSteps, int numLayers) {
+        if (totalSteps <= 0) throw new IllegalArgumentException("total steps must be positive: " + totalSteps);
+        if (dropout != 0f) throw new IllegalArgumentException("LoRA dropout is not supported yet (got " + dropout + "); use 0");
+        if (preset == Preset.FULL) return new BoostPlan(preset, 0, totalSteps, 0, 0, 0f, LayerSelection.ALL, 0);
+        int r = rank > 0 ? rank : (preset == Preset.XGBLORA ? 1 : 8);
+        int steps = switch (preset) {
+            case LORA -> totalSteps;
+            case XGBLORA -> stepsPerRound > 0 ? stepsPerRound : 50;
+            case RELORA -> stepsPerRound > 0 ? stepsPerRound : Math.max(1, (int) Math.ceil(totalSteps / 4.0));
+            case COLA -> stepsPerRound > 0 ? stepsPerRound : (int) Math.ceil(totalSteps / (double) (rounds > 0 ? rounds : 3));
+            case FULL -> throw new AssertionError();
+        };
+        steps = Math.min(steps, totalSteps);
+        LayerSelection sel = selection != null ? selection : (preset == Preset.XGBLORA ? LayerSelection.RANDOM : LayerSelection.ALL);
+        int ls = sel == LayerSelection.ALL ? numLayers
+                : layersPerRound > 0 ? Math.min(layersPerRound, numLayers)
+                : (preset == Preset.XGBLORA ? Math.max(1, (int) Math.round(numLayers / 3.0)) : numLayers);
+        float scale = (float) (rsLora ? alpha / Math.sqrt(r) : alpha / r);
+        int rounds = (int) Math.ceil(totalSteps / (double) steps);
+        int rewarm = rewarmSteps >= 0 ? rewarmSteps : (preset == Preset.RELORA ? Math.max(1, steps / 10) : 0);
+        return new BoostPlan(preset, rounds, steps, ls, r, scale, sel, rewarm);
+    }
+}

@@ -1,0 +1,36 @@
+package dev.xgblora.adapt;
+
+/**
+ * The resolved schedule of a run: {@code rounds} rounds of {@code stepsPerRound} steps (the last
+ * may be shorter), each attaching rank-{@code rank} adapters with scale s to the targets of
+ * {@code layersPerRound} layers chosen by {@code selection}. rounds = 0 means full fine-tuning.
+ * {@code rewarmSteps} &gt; 0 asks for a jagged LR re-warmup after each restart.
+ */
+public record BoostPlan(Preset preset, int rounds, int stepsPerRound, int layersPerRound, int rank, float scale,
+                        LayerSelection selection, int rewarmSteps) {
+    public boolean usesAdapters() {
+        return rounds > 0;
+    }
+
+    /** Round that owns global step {@code step} (counted from 0). */
+    public int roundOf(int step) {
+        return step / stepsPerRound;
+    }
+
+    /** Whether a new round starts at {@code step}. */
+    public boolean startsRound(int step) {
+        return usesAdapters() && step % stepsPerRound == 0 && roundOf(step) < rounds;
+    }
+
+    /** Whether the round running at {@code step} ends after it (or the run ends after it). */
+    public boolean endsRound(int step, int totalSteps) {
+        return usesAdapters() && ((step + 1) % stepsPerRound == 0 || step + 1 == totalSteps);
+    }
+
+    public String describe() {
+        if (!usesAdapters()) return preset.id() + ": all weights trainable";
+        return preset.id() + ": " + rounds + " round(s) x " + stepsPerRound + " steps, rank " + rank + ", scale "
+                + scale + ", " + layersPerRound + " layer(s)/round (" + selection.name().toLowerCase(java.util.Locale.ROOT) + ")"
+                + (rewarmSteps > 0 ? ", re-warmup " + rewarmSteps + " steps" : "");
+    }
+}

@@ -1,0 +1,190 @@
+package dev.xgblora.adapt;
+
+import dev.xgblora.model.Linear;
+import dev.xgblora.model.LoraAdapter;
+import dev.xgblora.model.Param;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Runs the rounds of one {@link BoostPlan}: {@link #begin} attaches fresh adapters to the target
+ * modules of the round's layers; {@link #end} merges W += η·s·B·A into each target (float32),
+ * detaches, and records the boosters. The caller (the trainer) gives the round's params a fresh
+ * optimizer. Every random choice derives from (seed, round), so a resumed run repeats them.
+ */
+public final class BoostingScheduler {
+    /** What one round did: layers chosen, ‖ΔW‖_F per module and over the round. */
+    public record RoundSummary(int round, int[] layers, List<Booster> boosters, double deltaNorm, long trainableParams) {
+    }
+
+    private final BoostConfig cfg;
+    private final BoostPlan plan;
+    private final List<Linear> linears;
+    private final int numLayers;
+    private final List<Booster> boosters = new ArrayList<>();
+    private final Set<Param> touched = new LinkedHashSet<>();
+    private final List<Linear> current = new ArrayList<>();
+    private int round = -1;
+    private int[] layers;
+    private long cumulativeParams;
+
+    public BoostingScheduler(BoostConfig cfg, List<Linear> linears, int numLayers, int totalSteps) {
+        this.cfg = cfg;
+        this.plan = cfg.plan(totalSteps, numLayers);
+        this.linears = List.copyOf(linears);
+        this.numLayers = numLayers;
+        if (plan.usesAdapters() && targetsIn(0, numLayers).isEmpty()) {
+            throw new IllegalArgumentException("no linear module matches targets " + cfg.targets + " (modules: "
+                    + moduleNames() + ")");
+        }
+    }
+
+    public BoostPlan plan() {
+        return plan;
+    }
+
+    public BoostConfig config() {
+        return cfg;
+    }
+
+    /** Whether a round is open (adapters attached). */
+    public boolean inRound() {
+        return round >= 0 && !current.isEmpty();
+    }
+
+    public int round() {
+        return round;
+    }
+
+    public int[] currentLayers() {
+        return layers == null ? new int[0] : layers.clone();
+    }
+
+    /** Attaches fresh adapters for {@code t}; returns the new trainable params (A and B of each). */
+    public List<Param> begin(int t) {
+        if (inRound()) throw new IllegalStateException("round " + round + " is still open");
+        round = t;
+        layers = plan.selection().choose(t, plan.layersPerRound(), numLayers, cfg.seed);
+        Random rng = new Random(Seeds.derive(cfg.seed, t, 1));
+        List<Param> params = new ArrayList<>();
+        for (int l : layers) {
+            for (Linear lin : targetsIn(l, l + 1)) {
+                LoraAdapter a = LoraAdapter.create(lin, plan.rank(), plan.scale(), rng);
+                lin.attach(a);
+                current.add(lin);
+                params.add(a.a());
+                params.add(a.b());
+            }
+        }
+        cumulativeParams += adapterParams();
+        return params;
+    }
+
+    /** The adapter params of the open round, in attach order. */
+    public List<Param> roundParams() {
+        List<Param> out = new ArrayList<>();
+        for (Linear lin : current) {
+            out.add(lin.adapter().a());
+            out.add(lin.adapter().b());
+        }
+        return out;
+    }
+
+    /** LoRA+ learning-rate multiplier: {@link BoostConfig#loraPlusRatio} for B, 1 for A. */
+    public float lrScale(Param p) {
+        return p.name().endsWith(".lora_B.weight") ? cfg.loraPlusRatio : 1f;
+    }
+
+    /** Trainable adapter parameters of the open round: Σ r·(in + out). */
+    public long adapterParams() {
+        long n = 0;
+        for (Linear lin : current) n += (long) lin.adapter().rank() * (lin.in() + lin.out());
+        return n;
+    }
+
+    /** Adapter parameters trained over all rounds so far (the honest cumulative count). */
+    public long cumulativeParams() {
+        return cumulativeParams;
+    }
+
+    /** Merges and detaches the open round's adapters; returns what the round contributed. */
+    public RoundSummary end() {
+        if (!inRound()) throw new IllegalStateException("no round is open");
+        long params = adapterParams();
+        List<Booster> made = new ArrayList<>();
+        double total2 = 0;
+        float factor = cfg.eta * plan.scale();
+        for (Linear lin : current) {
+            LoraAdapter a = lin.detach();
+            float[] av = a.a().value().toFloatArray(), bv = a.b().value().toFloatArray();
+            Merge.into(lin.weight(), av, bv, a.rank(), factor);
+            touched.add(lin.weight());
+            double norm = Merge.frobenius(av, bv, a.rank(), lin.in(), lin.out(), factor);
+            total2 += norm * norm;
+            made.add(new Booster(round, lin.name(), lin.layer(), a.rank(), lin.in(), lin.out(), factor, av, bv, norm));
+        }
+        current.clear();
+        boosters.addAll(made);
+        return new RoundSummary(round, layers.clone(), made, Math.sqrt(total2), params);
+    }
+
+    /** Every merged booster so far, in merge order. */
+    public List<Booster> boosters() {
+        return Collections.unmodifiableList(boosters);
+    }
+
+    /** Weights changed by merges (F32 working copies now), for checkpoints and exports. */
+    public Set<Param> touchedWeights() {
+        return Collections.unmodifiableSet(touched);
+    }
+
+    /**
+     * Restores state after a resume: boosters merged before the checkpoint (their weights are
+     * restored separately), the cumulative count, and the weights they touched.
+     */
+    public void restore(List<Booster> merged, long cumulative) {
+        boosters.clear();
+        boosters.addAll(merged);
+        touched.clear();
+        for (Booster b : merged) {
+            for (Linear lin : linears) if (lin.name().equals(b.module())) touched.add(lin.weight());
+        }
+        cumulativeParams = cumulative;
+    }
+
+    /** Sets the cumulative count (resume into an open round, after {@link #begin} counted it again). */
+    public void setCumulativeParams(long n) {
+        cumulativeParams = n;
+    }
+
+    /** Target linears in layers [from, to), in model order. */
+    List<Linear> targetsIn(int from, int to) {
+        List<Pattern> globs = new ArrayList<>();
+        boolean all = false;
+        for (String t : cfg.targets) {
+            if (t.equalsIgnoreCase("all") || t.equals("*")) all = true;
+            else globs.add(Pattern.compile(t.replace(".", "\\.").replace("*", ".*")));
+        }
+        List<Linear> out = new ArrayList<>();
+        for (Linear lin : linears) {
+            if (lin.layer() < from || lin.layer() >= to) continue;
+            boolean hit = all;
+            for (Pattern p : globs) {
+                hit |= p.matcher(lin.module()).matches() || p.matcher(lin.name()).matches();
+            }
+            if (hit) out.add(lin);
+        }
+        return out;
+    }
+
+    private List<String> moduleNames() {
+        Set<String> s = new LinkedHashSet<>();
+        for (Linear l : linears) s.add(l.module());
+        return new ArrayList<>(s);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.xgblora.train;
+
+import java.nio.file.Path;
+
+/** Settings of the training loop. Fluent setters return this. */
+public final class TrainConfig {
+    /** Total optimizer steps; 0 = epochs × batches per epoch / accumulation. */
+    public int steps;
+    public double epochs = 1;
+    public int batchSize = 32;
+    public int gradAccum = 1;
+    public int maxLength = 64;
+    /** Learning rate of adapters (or of all weights in full fine-tuning). */
+    public double lr = 1e-3;
+    /** Learning rate of the task head; NaN = same as lr. */
+    public double headLr = Double.NaN;
+    public float weightDecay = 0.01f;
+    public double warmupRatio = 0.06;
+    /** Warmup steps; -1 = warmupRatio × steps. */
+    public int warmupSteps = -1;
+    public LrSchedule.Decay decay = LrSchedule.Decay.LINEAR;
+    /** Jagged re-warmup steps at each round start (0 = off; relora sets its own). */
+    public int rewarmSteps;
+    /** Clip the global gradient norm to this (0 = no clipping). */
+    public double maxGradNorm;
+    public long seed;
+    public boolean bucketByLength;
+    public int logEvery = 10;
+    /** Evaluate on the validation data every N steps (0 = only at the end). */
+    public int evalEvery;
+    public int evalBatchSize = 64;
+    /** Consecutive non-finite steps tolerated before the run stops. */
+    public int maxBadSteps = 5;
+    /** Checkpoint every N steps into checkpointDir (0 = never). */
+    public int checkpointEvery;
+    public Path checkpointDir;
+    /** JSONL run log (null = none). */
+    public Path logFile;
+    public EncoderClassifier.PoolingMode pooling = EncoderClassifier.PoolingMode.MEAN;
+
+    public TrainConfig steps(int v) { steps = v; return this; }
+    public TrainConfig epochs(double v) { epochs = v; return this; }
+    public TrainConfig batchSize(int v) { batchSize = v; return this; }
+    public TrainConfig gradAccum(int v) { gradAccum = v; return this; }
+    public TrainConfig maxLength(int v) { maxLength = v; return this; }
+    public TrainConfig lr(double v) { lr = v; return this; }
+    public TrainConfig headLr(double v) { headLr = v; return this; }
+    public TrainConfig weightDecay(float v) { weightDecay = v; return this; }
+    public TrainConfig warmupRatio(double v) { warmupRatio = v; return this; }
+    public TrainConfig warmupSteps(int v) { warmupSteps = v; return this; }
+    public TrainConfig decay(LrSchedule.Decay v) { decay = v; return this; }
+    public TrainConfig rewarmSteps(int v) { rewarmSteps = v; return this; }
+    public TrainConfig maxGradNorm(double v) { maxGradNorm = v; return this; }
+    public TrainConfig seed(long v) { seed = v; return this; }
+    public TrainConfig bucketByLength(boolean v) { bucketByLength = v; return this; }
+    public TrainConfig logEvery(int v) { logEvery = v; return this; }
+    public TrainConfig evalEvery(int v) { evalEvery = v; return this; }
+    public TrainConfig evalBatchSize(int v) { evalBatchSize = v; return this; }
+    public TrainConfig maxBadSteps(int v) { maxBadSteps = v; return this; }
+    public TrainConfig checkpointEvery(int v) { checkpointEvery = v; return this; }
+    public TrainConfig checkpointDir(Path v) { checkpointDir = v; return this; }
+    public TrainConfig logFile(Path v) { logFile = v; return this; }
+    public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
+
+    public double effectiveHeadLr() {
+        return Double.isNaN(headLr) ? lr : headLr;
+    }
+
+    /** Total steps for a training set with {@code batchesPerEpoch} batches. */
+    public int totalSteps(int batchesPerEpoch) {
+        if (steps > 0) return steps;
+        return Math.max(1, (int) Math.ceil(epochs * batchesPerEpoch / gradAccum));
+    }
+}

@@ -1,0 +1,284 @@
+package dev.xgblora.train;
+
+import dev.xgblora.adapt.BoostConfig;
+import dev.xgblora.adapt.BoostPlan;
+import dev.xgblora.adapt.BoostingScheduler;
+import dev.xgblora.adapt.Booster;
+import dev.xgblora.adapt.Seeds;
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.model.Param;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The training loop: per step, start a round when the plan says so (fresh adapters, fresh
+ * optimizer state for them), accumulate gradients over micro-batches, add the adapter L2 penalty,
+ * skip non-finite steps, clip, step both optimizers (boosters; head and other trainables, whose
+ * state persists across rounds), end the round (merge) when due, then log, evaluate and checkpoint.
+ */
+public final class Trainer {
+    final TaskModel model;
+    final TaskData train;
+    final TaskData valid;
+    final TrainConfig cfg;
+    final Kernels k;
+    final BoostingScheduler scheduler;
+    final BoostPlan plan;
+    final DataOrder order;
+    final AdamW boosterOpt;
+    final AdamW otherOpt;
+    final LrSchedule schedule;
+    final int totalSteps;
+    private ProgressListener listener = ProgressListener.NONE;
+
+    // state that checkpoints carry
+    int step;
+    int badSteps;
+    double roundLossSum;
+    int roundLossCount;
+    final List<Double> losses = new ArrayList<>();
+    final List<EvalResult> evals = new ArrayList<>();
+
+    public Trainer(TaskModel model, TaskData train, TaskData valid, BoostConfig boost, TrainConfig cfg, Kernels k) {
+        this.model = model;
+        this.train = train;
+        this.valid = valid;
+        this.cfg = cfg;
+        this.k = k;
+        if (cfg.gradAccum < 1) throw new IllegalArgumentException("gradient accumulation must be at least 1: " + cfg.gradAccum);
+        this.order = new DataOrder(train.units(), cfg.batchSize, cfg.seed, cfg.bucketByLength ? train.lengths() : null);
+        this.totalSteps = cfg.totalSteps(order.batchesPerEpoch());
+        boost.seed = boost.seed == 0 ? cfg.seed : boost.seed;
+        this.scheduler = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
+        this.plan = scheduler.plan();
+        int warmup = cfg.warmupSteps >= 0 ? cfg.warmupSteps : LrSchedule.warmupSteps(cfg.warmupRatio, totalSteps);
+        int rewarm = plan.rewarmSteps() > 0 ? plan.rewarmSteps() : cfg.rewarmSteps;
+        this.schedule = new LrSchedule(1.0, warmup, totalSteps, cfg.decay, rewarm > 0 ? plan.stepsPerRound() : 0, rewarm);
+        this.boosterOpt = AdamW.standard(k, cfg.weightDecay);
+        this.otherOpt = AdamW.standard(k, cfg.weightDecay);
+        if (!plan.usesAdapters()) {
+            for (Param p : model.backboneParams()) {
+                p.setTrainable(true);
+                otherOpt.add(p, (float) 1.0);
+            }
+        }
+        for (Param p : model.headParams()) {
+            p.setTrainable(true);
+            otherOpt.add(p, (float) (cfg.effectiveHeadLr() / cfg.lr));
+        }
+    }
+
+    public Trainer listener(ProgressListener l) {
+        this.listener = l == null ? ProgressListener.NONE : l;
+        return this;
+    }
+
+    public int totalSteps() {
+        return totalSteps;
+    }
+
+    public BoostingScheduler scheduler() {
+        return scheduler;
+    }
+
+    public int step() {
+        return step;
+    }
+
+    /** Mean training loss of every step so far (NaN for skipped steps). */
+    public List<Double> losses() {
+        return List.copyOf(losses);
+    }
+
+    public List<EvalResult> evals() {
+        return List.copyOf(evals);
+    }
+
+    /** Runs until {@code totalSteps}, or until {@code stopAt} (exclusive) when it is smaller. */
+    public void run(int stopAt) {
+        int end = Math.min(stopAt, totalSteps);
+        try (RunLog log = cfg.logFile == null ? null : new RunLog(cfg.logFile, step > 0)) {
+            if (step == 0 && log != null) log.write(Map.of("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
+                    "trainable_head", count(model.headParams())));
+            long t0 = System.nanoTime();
+            long tokens = 0;
+            while (step < end) {
+                if (plan.startsRound(step)) beginRound(plan.roundOf(step));
+                tokens += oneStep(log, t0, tokens);
+                if (plan.endsRound(step, totalSteps) && scheduler.inRound()) endRound(log);
+                step++;
+                if (cfg.evalEvery > 0 && step % cfg.evalEvery == 0 && step < totalSteps) evaluateAndLog(log);
+                if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery == 0 && step < totalSteps && badSteps == 0) {
+                    Checkpoint.save(this, cfg.checkpointDir);
+                }
+            }
+            if (step == totalSteps && valid != null) evaluateAndLog(log);
+        }
+    }
+
+    public void run() {
+        run(Integer.MAX_VALUE);
+    }
+
+    void beginRound(int round) {
+        List<Param> ps = scheduler.begin(round);
+        boosterOpt.reset();
+        for (Param p : ps) boosterOpt.add(p, scheduler.lrScale(p));
+        roundLossSum = 0;
+        roundLossCount = 0;
+    }
+
+    private void endRound(RunLog log) {
+        BoostingScheduler.RoundSummary s = scheduler.end();
+        boosterOpt.reset();
+        double mean = roundLossCount == 0 ? Double.NaN : roundLossSum / roundLossCount;
+        listener.onRound(s, mean);
+        if (log != null) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("type", "round");
+            r.put("round", s.round());
+            r.put("step", step + 1);
+            r.put("layers", s.layers());
+            r.put("loss", mean);
+            r.put("delta_norm", s.deltaNorm());
+            Map<String, Double> per = new LinkedHashMap<>();
+            for (Booster b : s.boosters()) per.put(b.module(), b.deltaNorm());
+            r.put("module_delta_norms", per);
+            r.put("trainable_params", s.trainableParams() + count(otherOpt.params()));
+            r.put("cumulative_params", scheduler.cumulativeParams() + count(otherOpt.params()));
+            log.write(r);
+        }
+    }
+
+    /** One optimizer step over gradAccum micro-batches; returns the real tokens consumed. */
+    private long oneStep(RunLog log, long t0, long tokensBefore) {
+        List<Param> all = new ArrayList<>(boosterOpt.params());
+        all.addAll(otherOpt.params());
+        boosterOpt.zeroGrad();
+        otherOpt.zeroGrad();
+        double loss = 0;
+        long tokens = 0;
+        int epoch = order.position().epoch();
+        for (int m = 0; m < cfg.gradAccum; m++) {
+            Batch b = train.batch(order.next());
+            tokens += b.tokens().realTokens();
+            loss += model.trainStep(b, 1f / cfg.gradAccum) / cfg.gradAccum;
+        }
+        float l2 = scheduler.config().l2;
+        if (l2 > 0) {
+            for (Param p : boosterOpt.params()) {
+                loss += l2 * k.sumOfSquares(p.value());
+                k.accumulate(p.value(), 2 * l2, p.grad());
+            }
+        }
+        double norm = GradientClipper.globalNorm(k, all);
+        double factor = schedule.at(step);
+        boolean skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
+        if (skipped) {
+            badSteps++;
+            boosterOpt.zeroGrad();
+            otherOpt.zeroGrad();
+            String msg = "step " + step + ": non-finite " + (Double.isFinite(loss) ? "gradient norm" : "loss") + ", step skipped ("
+                    + badSteps + " in a row)";
+            listener.onMessage(msg);
+            if (log != null) log.write(Map.of("type", "skip", "step", step, "reason", msg));
+            if (badSteps >= cfg.maxBadSteps) {
+                throw new TrainingDivergedException(badSteps + " consecutive steps had a non-finite loss or gradient (last at step "
+                        + step + "); training stopped" + (cfg.checkpointDir != null ? ", the last good checkpoint in "
+                        + cfg.checkpointDir + " is intact" : "") + ". Lower the learning rate or enable clipping (--max-grad-norm).");
+            }
+            losses.add(Double.NaN);
+        } else {
+            badSteps = 0;
+            GradientClipper.clip(k, all, norm, cfg.maxGradNorm);
+            boosterOpt.step((float) (cfg.lr * factor));
+            otherOpt.step((float) (cfg.lr * factor));
+            losses.add(loss);
+            roundLossSum += loss;
+            roundLossCount++;
+        }
+        if (cfg.logEvery > 0 && (step % cfg.logEvery == 0 || step + 1 == totalSteps)) {
+            double secs = (System.nanoTime() - t0) / 1e9;
+            double tps = secs > 0 ? (tokensBefore + tokens) / secs : 0;
+            ProgressListener.StepInfo info = new ProgressListener.StepInfo(step + 1, totalSteps, epoch, loss, cfg.lr * factor, tps,
+                    scheduler.inRound() ? scheduler.round() : -1, norm, skipped);
+            listener.onStep(info);
+            if (log != null) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("type", "step");
+                r.put("step", step + 1);
+                r.put("epoch", epoch);
+                r.put("loss", loss);
+                r.put("lr", cfg.lr * factor);
+                r.put("grad_norm", norm);
+                r.put("tokens_per_s", tps);
+                r.put("round", info.round());
+                r.put("trainable_params", scheduler.adapterParams() + count(otherOpt.params()));
+                log.write(r);
+            }
+        }
+        return tokens;
+    }
+
+    private void evaluateAndLog(RunLog log) {
+        EvalResult r = evaluate();
+        evals.add(r);
+        listener.onEval(step, r);
+        if (log != null) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("type", "eval");
+            m.put("step", step);
+            m.put("loss", r.loss());
+            if (!Double.isNaN(r.accuracy())) {
+                m.put("accuracy", r.accuracy());
+                m.put("f1", r.f1());
+                m.put("mcc", r.mcc());
+            } else {
+                m.put("perplexity", r.perplexity());
+            }
+            m.put("count", r.count());
+            log.write(m);
+        }
+    }
+
+    /** Metrics on the validation data with the model as it is now (adapters of an open round included). */
+    public EvalResult evaluate() {
+        if (valid == null) throw new IllegalStateException("no validation data");
+        double lossSum = 0;
+        int count = 0;
+        List<Integer> pred = new ArrayList<>(), truth = new ArrayList<>();
+        for (Batch b : valid.sequentialBatches(cfg.evalBatchSize)) {
+            TaskModel.Prediction p = model.predict(b);
+            lossSum += p.lossSum();
+            count += p.count();
+            if (p.predicted() != null) {
+                for (int i = 0; i < p.predicted().length; i++) {
+                    pred.add(p.predicted()[i]);
+                    truth.add(b.labels()[i]);
+                }
+            }
+        }
+        double loss = count == 0 ? Double.NaN : lossSum / count;
+        if (valid.task() == Task.CLASSIFY) {
+            int classes = Math.max(valid.dataset().labels().numClasses(), 2);
+            for (int v : pred) classes = Math.max(classes, v + 1);
+            Metrics.Classification c = Metrics.classification(pred.stream().mapToInt(Integer::intValue).toArray(),
+                    truth.stream().mapToInt(Integer::intValue).toArray(), classes);
+            return new EvalResult(loss, c.accuracy(), c.f1(), c.mcc(), Double.NaN, count);
+        }
+        return new EvalResult(loss, Double.NaN, Double.NaN, Double.NaN, Metrics.perplexity(loss), count);
+    }
+
+    static long count(List<Param> ps) {
+        long n = 0;
+        for (Param p : ps) n += p.numel();
+        return n;
+    }
+
+    /** Seed for the task head's initialisation, derived from the run seed. */
+    public static long headSeed(long seed) {
+        return Seeds.derive(seed, -1, 3);
+    }
+}
