@@ -39,7 +39,9 @@ public final class BertEncoder {
 
     // forward state
     private final BertLayer.Buffers[] own;
-    private final BertLayer.Buffers[] shared = {new BertLayer.Buffers(), new BertLayer.Buffers()};
+    // forward-only layers share one activation set and alternate between two output buffers
+    private final BertLayer.Buffers shared = new BertLayer.Buffers();
+    private final Scratch[] sharedOut = {new Scratch(), new Scratch()};
     private final BertLayer.GradBuffers grads = new BertLayer.GradBuffers();
     private final Scratch sEmbSum = new Scratch(), sEmbTmp = new Scratch(), sEmbOut = new Scratch(),
             sEmbMean = new Scratch(), sEmbRstd = new Scratch(), sKeyValid = new Scratch();
@@ -189,19 +191,17 @@ public final class BertEncoder {
 
         Tensor x = embOut;
         for (BertLayer layer : layers) {
-            x = layer.forward(kn, x, keyValid, b, t, buffersFor(layer.index));
+            int l = layer.index;
+            if (l < gradFrom) {
+                own[l] = null; // a layer that left the trainable range gives its activations back
+                x = layer.forward(kn, x, keyValid, b, t, shared, sharedOut[l % 2]);
+            } else {
+                if (own[l] == null) own[l] = new BertLayer.Buffers();
+                x = layer.forward(kn, x, keyValid, b, t, own[l], own[l].sOut);
+            }
         }
         forwardDone = true;
         return x;
-    }
-
-    private BertLayer.Buffers buffersFor(int layer) {
-        if (layer < gradFrom) {
-            own[layer] = null; // a layer that left the trainable range gives its activations back
-            return shared[layer % 2];
-        }
-        if (own[layer] == null) own[layer] = new BertLayer.Buffers();
-        return own[layer];
     }
 
     /**
@@ -235,7 +235,7 @@ public final class BertEncoder {
 
     /** Floats held in activation buffers now (for tests and metrics). */
     public long activationFloats() {
-        long total = shared[0].capacityFloats() + shared[1].capacityFloats();
+        long total = shared.capacityFloats() + sharedOut[0].capacity() + sharedOut[1].capacity();
         for (BertLayer.Buffers b : own) if (b != null) total += b.capacityFloats();
         return total;
     }

@@ -91,9 +91,9 @@ final class BertLayer {
 
     /**
      * x [B*T, C] → buffers.out [B*T, C]. keyValid [B, T]: 1 for real tokens, 0 for padding.
-     * x must not be one of {@code buf}'s own tensors.
+     * The output goes into {@code outScratch}; x must not live in {@code buf} nor in outScratch.
      */
-    Tensor forward(Kernels kn, Tensor x, Tensor keyValid, int batch, int len, Buffers buf) {
+    Tensor forward(Kernels kn, Tensor x, Tensor keyValid, int batch, int len, Buffers buf, Scratch outScratch) {
         int c = cfg.hiddenSize(), h = cfg.numHeads(), d = cfg.headDim(), ff = cfg.intermediateSize();
         long n = (long) batch * len;
         buf.x = x;
@@ -111,7 +111,7 @@ final class BertLayer {
         buf.res2 = buf.sRes2.view(n, c);
         buf.mean2 = buf.sMean2.view(n);
         buf.rstd2 = buf.sRstd2.view(n);
-        buf.out = buf.sOut.view(n, c);
+        buf.out = outScratch.view(n, c);
 
         query.forward(kn, x, buf.q);
         key.forward(kn, x, buf.k);
