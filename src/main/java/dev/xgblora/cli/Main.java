@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 
