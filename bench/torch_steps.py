@@ -5,7 +5,7 @@ A hand-written BERT encoder (no transformers) equal to all-MiniLM-L6-v2 (post-LN
 eps from config.json), weights read from the model directory that `xgblora import-onnx` writes
 (model.safetensors with Hugging Face BERT names), mean pooling over the mask, a linear head
 (2 classes, N(0, 0.02), zero bias) and cross-entropy. One step = zero_grad + forward + backward
-+ AdamW step. Methods:
++ gradient norm + AdamW step (weight decay 0.01, none on biases and LayerNorms). Methods:
 
   xgblora    rank-1 adapters (scale 16) on q, k, v, attention.output.dense, intermediate.dense,
              output.dense of --layers (default 4,5: the top two of six, L_s = 2); base frozen;
@@ -15,9 +15,13 @@ eps from config.json), weights read from the model directory that `xgblora impor
   full       every weight trainable (embeddings, LayerNorms, biases, head).
   qv-r1-all  rank-1 (scale 16) on query and value of all six layers; head trainable.
 
-Input: batch 32 x 64 random token ids (seeded, ids in [1000, vocab)), every position valid,
-token type 0. Weights are mapped copy-on-write (mmap ACCESS_COPY), like the Java side's mmap:
-frozen weights stay file pages, written ones become private.
+Input: batch 32 x 64 random token ids (ids in [1000, vocab), clear of special tokens), every
+position valid, token type 0, random labels. The batch, the head and the adapters' A are drawn
+with java.util.Random exactly as `xgblora bench step` draws them, so with the same seed both
+sides start from the same state and their loss_first / loss_last should agree. Weights are
+mapped copy-on-write (mmap ACCESS_COPY), like the Java side's mmap: frozen weights stay file
+pages, written ones become private. Like the Java trainer, each step also computes the global
+gradient norm (no clipping).
 
 Each method runs in its own process (so peak RSS figures do not mix) when more than one is
 asked for. Prints one JSON line per method.
@@ -45,6 +49,51 @@ import time
 METHODS = ("xgblora", "lora", "full", "qv-r1-all")
 ALL_TARGETS = ("query", "key", "value", "attn_out", "inter", "out")
 DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
+class JavaRandom:
+    """java.util.Random (48-bit LCG), so that the batch, head and adapters equal those of
+    `xgblora bench step` with the same seed, and the two sides' losses can be compared."""
+    MASK = (1 << 48) - 1
+
+    def __init__(self, seed):
+        self.s = (seed ^ 0x5DEECE66D) & self.MASK
+        self.spare = None
+
+    def next(self, bits):
+        self.s = (self.s * 0x5DEECE66D + 0xB) & self.MASK
+        r = self.s >> (48 - bits)
+        return r - (1 << 32) if r >= 1 << 31 else r  # (int) cast: negative only when bits == 32
+
+    def next_int(self, bound):
+        r, m = self.next(31), bound - 1
+        if bound & m == 0:
+            return (bound * r) >> 31
+        u = r
+        while True:
+            r = u % bound
+            if u - r + m < 1 << 31:  # Java: no int overflow
+                return r
+            u = self.next(31)
+
+    def next_float(self):
+        return self.next(24) / float(1 << 24)
+
+    def next_double(self):
+        return ((self.next(26) << 27) + self.next(27)) * 2.0 ** -53
+
+    def next_gaussian(self):
+        if self.spare is not None:
+            g, self.spare = self.spare, None
+            return g
+        while True:
+            v1, v2 = 2 * self.next_double() - 1, 2 * self.next_double() - 1
+            s = v1 * v1 + v2 * v2
+            if 0 < s < 1:
+                break
+        mul = math.sqrt(-2 * math.log(s) / s)
+        self.spare = v2 * mul
+        return v1 * mul
 
 
 def default_model_dir():
@@ -108,10 +157,12 @@ def build(model_dir, method, layers, rank, alpha, seed):
             self.weight, self.bias = P(prefix + ".weight"), P(prefix + ".bias")
             self.A = self.B = None
 
-        def attach(self, r, scale, gen):
+        def attach(self, r, scale, rng):
             d_out, d_in = self.weight.shape
-            bound = 1.0 / math.sqrt(d_in)  # PEFT's kaiming_uniform(a=sqrt(5)) bound
-            self.A = nn.Parameter(torch.empty(r, d_in).uniform_(-bound, bound, generator=gen))
+            # PEFT's kaiming_uniform(a=sqrt(5)) bound; drawn as the Java side draws it, in float32
+            bound = torch.tensor(1.0 / math.sqrt(d_in), dtype=torch.float32)
+            u = torch.tensor([rng.next_float() for _ in range(r * d_in)], dtype=torch.float32)
+            self.A = nn.Parameter(((u * 2 - 1) * bound).view(r, d_in))
             self.B = nn.Parameter(torch.zeros(d_out, r))
             self.scale = scale
 
@@ -161,8 +212,9 @@ def build(model_dir, method, layers, rank, alpha, seed):
             self.tok_type = P("embeddings.token_type_embeddings.weight")
             self.ln = LN("embeddings.LayerNorm")
             self.layers = nn.ModuleList(Layer(i) for i in range(L))
-            g = torch.Generator().manual_seed(seed)
-            self.head_w = nn.Parameter(torch.empty(2, H).normal_(0.0, 0.02, generator=g))
+            g = JavaRandom(seed)  # as EncoderClassifier draws its head
+            self.head_w = nn.Parameter(torch.tensor([g.next_gaussian() * 0.02 for _ in range(2 * H)],
+                                                    dtype=torch.float32).view(2, H))
             self.head_b = nn.Parameter(torch.zeros(2))
             self.grad_start = None  # first layer whose output autograd records (checked each forward)
 
@@ -184,7 +236,7 @@ def build(model_dir, method, layers, rank, alpha, seed):
     if bad:
         raise ValueError(f"--layers {bad}: the model has layers 0..{L - 1}")
     model = Model()
-    gen = torch.Generator().manual_seed(seed + 1)
+    gen = JavaRandom(seed + 1)
     if method == "xgblora":
         for i in layers:
             for n in ALL_TARGETS:
@@ -213,15 +265,17 @@ def run_one(args):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=1e-4)
 
-    g = torch.Generator().manual_seed(args.seed)
-    ids = torch.randint(1000, cfg["vocab_size"], (args.batch, args.seq), generator=g)
+    g = JavaRandom(args.seed)  # the same batch as `xgblora bench step --seed`
+    n, span = args.batch * args.seq, max(1, cfg["vocab_size"] - 1000)
+    ids = torch.tensor([1000 + g.next_int(span) for _ in range(n)]).view(args.batch, args.seq)
     mask = torch.ones(args.batch, args.seq, dtype=torch.long)
-    labels = torch.randint(0, 2, (args.batch,), generator=g)
+    labels = torch.tensor([g.next_int(2) for _ in range(args.batch)])
 
     def step():
         opt.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(model(ids, mask), labels)
         loss.backward()
+        torch.norm(torch.stack([p.grad.norm() for p in trainable]))  # the Java trainer computes it every step
         opt.step()
         return loss.item()
 
@@ -244,7 +298,7 @@ def run_one(args):
         "threads": torch.get_num_threads(),
         "trainable_params": sum(p.numel() for p in trainable),
         "graph_starts_at_layer": model.grad_start,
-        "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
+        "loss_first": round(losses[0], 6), "loss_last": round(losses[-1], 6),
         "torch": torch.__version__,
     }
     if args.method == "xgblora":

@@ -138,8 +138,8 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("threads", nThreads);
             r.put("trainable_params", count(all));
             r.put("graph_starts_at_layer", encoder.firstLayerNeedingGrad());
-            r.put("loss_first", round4(firstLoss));
-            r.put("loss_last", round4(lastLoss));
+            r.put("loss_first", round6(firstLoss));
+            r.put("loss_last", round6(lastLoss));
             r.put("kernels", kernels);
             r.put("java", Runtime.version().toString());
             if (adapted != null) r.put("layers", adapted);
@@ -262,7 +262,7 @@ public final class BenchStepCommand implements Callable<Integer> {
         return Math.round(v * 100) / 100.0;
     }
 
-    private static double round4(double v) {
-        return Math.round(v * 1e4) / 1e4;
+    private static double round6(double v) {
+        return Math.round(v * 1e6) / 1e6;
     }
 }
