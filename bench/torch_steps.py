@@ -232,10 +232,13 @@ def build(model_dir, method, layers, rank, alpha, seed):
             pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
             return F.linear(pooled, self.head_w, self.head_b)
 
+    if layers is None:
+        layers = [L - 2, L - 1] if L >= 2 else [0]
     bad = [i for i in layers if not 0 <= i < L]
     if bad:
         raise ValueError(f"--layers {bad}: the model has layers 0..{L - 1}")
     model = Model()
+    model.adapted_layers = layers
     gen = JavaRandom(seed + 1)
     if method == "xgblora":
         for i in layers:
@@ -302,7 +305,7 @@ def run_one(args):
         "torch": torch.__version__,
     }
     if args.method == "xgblora":
-        result["layers"] = args.layers
+        result["layers"] = model.adapted_layers
     print(json.dumps(result), flush=True)
 
 
@@ -310,7 +313,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--method", nargs="+", default=["xgblora"], choices=METHODS)
     ap.add_argument("--model", default=default_model_dir(), help="model dir from `xgblora import-onnx`")
-    ap.add_argument("--layers", default="4,5", help="xgblora: adapted layers (default 4,5 = top two of six)")
+    ap.add_argument("--layers", help="xgblora: adapted layers, e.g. 4,5 (default: the top two, 4,5 on six layers)")
     ap.add_argument("--rank", type=int, default=8, help="lora rank")
     ap.add_argument("--alpha", type=float, default=16.0, help="lora alpha")
     ap.add_argument("--batch", type=int, default=32)
@@ -320,7 +323,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    args.layers = sorted({int(s) for s in args.layers.split(",")})
+    if args.layers is not None:
+        args.layers = sorted({int(s) for s in args.layers.split(",")})
     if not os.path.isfile(os.path.join(args.model, "model.safetensors")):
         sys.exit(f"{args.model}: no model.safetensors; run `./xgblora import-onnx` first or pass --model")
     if len(args.method) == 1:

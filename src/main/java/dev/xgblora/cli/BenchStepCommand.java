@@ -178,7 +178,7 @@ public final class BenchStepCommand implements Callable<Integer> {
             }
             case "xgblora" -> {
                 targets = Set.copyOf(BertEncoder.MODULES);
-                int[] ls = layers != null ? layers : new int[]{n - 2, n - 1};
+                int[] ls = layers != null ? layers : n >= 2 ? new int[]{n - 2, n - 1} : new int[]{0};
                 for (int l : ls) {
                     if (l < 0 || l >= n) throw new IllegalArgumentException("--layers " + l + ": the model has layers 0.." + (n - 1));
                     at.add(l);
