@@ -266,7 +266,7 @@ def run_one(args):
     decay = [p for p in trainable if p.dim() >= 2]
     no_decay = [p for p in trainable if p.dim() < 2]  # biases and LayerNorms
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=1e-4)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
 
     g = JavaRandom(args.seed)  # the same batch as `xgblora bench step --seed`
     n, span = args.batch * args.seq, max(1, cfg["vocab_size"] - 1000)
@@ -306,10 +306,10 @@ def run_one(args):
     }
     if args.method == "xgblora":
         result["layers"] = model.adapted_layers
-    print(json.dumps(result), flush=True)
+    return result
 
 
-def main():
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--method", nargs="+", default=["xgblora"], choices=METHODS)
     ap.add_argument("--model", default=default_model_dir(), help="model dir from `xgblora import-onnx`")
@@ -322,14 +322,20 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate (all trainables)")
+    args = ap.parse_args(argv)
     if args.layers is not None:
         args.layers = sorted({int(s) for s in args.layers.split(",")})
+    return args
+
+
+def main():
+    args = parse_args()
     if not os.path.isfile(os.path.join(args.model, "model.safetensors")):
         sys.exit(f"{args.model}: no model.safetensors; run `./xgblora import-onnx` first or pass --model")
     if len(args.method) == 1:
         args.method = args.method[0]
-        run_one(args)
+        print(json.dumps(run_one(args)), flush=True)
         return
     # One process per method: ru_maxrss is a per-process high-water mark.
     for m in args.method:

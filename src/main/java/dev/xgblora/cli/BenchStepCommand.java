@@ -16,6 +16,7 @@ import dev.xgblora.train.Batch;
 import dev.xgblora.train.EncodedBatch;
 import dev.xgblora.train.EncoderClassifier;
 import dev.xgblora.train.GradientClipper;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -51,6 +52,9 @@ import java.util.concurrent.Callable;
                 "  xgblora bench step --method xgblora --layers 0,1   # worst case: backward through every layer"})
 public final class BenchStepCommand implements Callable<Integer> {
     static final List<String> METHODS = List.of("xgblora", "lora", "full", "qv-r1-all");
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--method", required = true, paramLabel = "M", description = "xgblora, lora, full or qv-r1-all.")
     String method;
@@ -88,6 +92,9 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the batch, head and adapters (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--lr", defaultValue = "1e-4", description = "AdamW learning rate of every trainable (default ${DEFAULT-VALUE}).")
+    float lr;
+
     @Option(names = "--json", description = "Print one JSON line instead of text.")
     boolean json;
 
@@ -116,8 +123,8 @@ public final class BenchStepCommand implements Callable<Integer> {
                 otherOpt.zeroGrad();
                 double loss = clf.trainStep(b, 1f);
                 GradientClipper.globalNorm(k, all);
-                adapterOpt.step(1e-4f);
-                otherOpt.step(1e-4f);
+                adapterOpt.step(lr);
+                otherOpt.step(lr);
                 long t1 = System.nanoTime();
                 if (i == 0) firstLoss = loss;
                 lastLoss = loss;
@@ -143,11 +150,13 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("kernels", kernels);
             r.put("java", Runtime.version().toString());
             if (adapted != null) r.put("layers", adapted);
+            var out = spec.commandLine().getOut();
             if (json) {
-                System.out.println(new ObjectMapper().writeValueAsString(r));
+                out.println(new ObjectMapper().writeValueAsString(r));
             } else {
-                r.forEach((key, v) -> System.out.printf("%-22s %s%n", key, v instanceof int[] a ? Arrays.toString(a) : v));
+                r.forEach((key, v) -> out.printf("%-22s %s%n", key, v instanceof int[] a ? Arrays.toString(a) : v));
             }
+            out.flush();
         } finally {
             if (k instanceof AutoCloseable c) {
                 try {
