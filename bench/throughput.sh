@@ -3,6 +3,8 @@
 # For each method it runs `xgblora bench step` and then bench/torch_steps.py, each in its own
 # process (peak RSS is a per-process high-water mark), one after another, and prints
 #   method | java tok/s | pytorch tok/s | java/pytorch | java peak RSS | pytorch peak RSS
+# plus the median CPU time per step of each process (all threads; a loaded machine inflates it
+# far less than wall time) and the loss after the last step.
 # Both sides draw the same batch, head and adapters from the same seed, so the loss after the
 # last step should agree (a check that they run the same computation).
 # The raw JSON lines go to --out (default target/throughput-<UTC time>.jsonl).
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     --seq) seq="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -67,14 +69,14 @@ for r in rows:
 first = rows[0]
 print(f"batch {first['batch']} x {first['seq']} tokens, {first['threads']} threads, median of {first['steps']} steps "
       f"after {first['warmup']} warmup; java/pytorch > 1 means Java is faster")
-print("| method | java tok/s | pytorch tok/s | java/pytorch | java peak RSS MiB | pytorch peak RSS MiB | loss after last step java / pytorch |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| method | java tok/s | pytorch tok/s | java/pytorch | java peak RSS MiB | pytorch peak RSS MiB | CPU ms/step java / pytorch | loss after last step java / pytorch |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for m, d in by.items():
     j, p = d.get("java"), d.get("pytorch")
     ratio = f"{j['tokens_per_s'] / p['tokens_per_s']:.2f}" if j and p else "-"
     g = lambda r, k: r[k] if r else "-"
     print(f"| {m} | {g(j, 'tokens_per_s')} | {g(p, 'tokens_per_s')} | {ratio} | {g(j, 'peak_rss_mib')} | {g(p, 'peak_rss_mib')} "
-          f"| {g(j, 'loss_last')} / {g(p, 'loss_last')} |")
+          f"| {g(j, 'cpu_ms_median')} / {g(p, 'cpu_ms_median')} | {g(j, 'loss_last')} / {g(p, 'loss_last')} |")
 v = [r for r in rows if r["impl"] == "pytorch"]
 j = [r for r in rows if r["impl"] == "java"]
 print(f"java {j[0]['java'] if j else '?'} ({j[0]['kernels'] if j else '?'} kernels), torch {v[0]['torch'] if v else '?'}; raw: {sys.argv[1]}")

@@ -282,13 +282,14 @@ def run_one(args):
         opt.step()
         return loss.item()
 
-    times, losses = [], []
+    times, cpus, losses = [], [], []
     for i in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         losses.append(step())
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if i >= args.warmup:
             times.append(dt)
+            cpus.append(dc)
     med = statistics.median(times)
     result = {
         "impl": "pytorch",
@@ -296,6 +297,7 @@ def run_one(args):
         "tokens_per_s": round(args.batch * args.seq / med, 1),
         "step_ms_median": round(med * 1000, 2),
         "step_ms_min": round(min(times) * 1000, 2),
+        "cpu_ms_median": round(statistics.median(cpus) * 1000, 1),  # all threads; less sensitive to load than wall time
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "batch": args.batch, "seq": args.seq, "steps": args.steps, "warmup": args.warmup,
         "threads": torch.get_num_threads(),

@@ -115,10 +115,11 @@ public final class BenchStepCommand implements Callable<Integer> {
             all.addAll(otherOpt.params());
             Batch b = syntheticBatch(encoder.config().vocabSize());
 
-            double[] ms = new double[steps];
+            double[] ms = new double[steps], cpuMs = new double[steps];
             double firstLoss = 0, lastLoss = 0;
             for (int i = 0; i < warmup + steps; i++) {
                 long t0 = System.nanoTime();
+                double c0 = processCpuMs();
                 adapterOpt.zeroGrad();
                 otherOpt.zeroGrad();
                 double loss = clf.trainStep(b, 1f);
@@ -128,7 +129,10 @@ public final class BenchStepCommand implements Callable<Integer> {
                 long t1 = System.nanoTime();
                 if (i == 0) firstLoss = loss;
                 lastLoss = loss;
-                if (i >= warmup) ms[i - warmup] = (t1 - t0) / 1e6;
+                if (i >= warmup) {
+                    ms[i - warmup] = (t1 - t0) / 1e6;
+                    cpuMs[i - warmup] = processCpuMs() - c0;
+                }
             }
             double median = median(ms);
             Map<String, Object> r = new LinkedHashMap<>();
@@ -137,6 +141,7 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("tokens_per_s", round1(batch * seq / (median / 1e3)));
             r.put("step_ms_median", round2(median));
             r.put("step_ms_min", round2(Arrays.stream(ms).min().orElseThrow()));
+            r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
             r.put("peak_rss_mib", round1(peakRssMib()));
             r.put("batch", batch);
             r.put("seq", seq);
@@ -248,6 +253,17 @@ public final class BenchStepCommand implements Callable<Integer> {
             // not Linux: no figure
         }
         return -1;
+    }
+
+    /** CPU time of the whole process (user + system, all threads) in ms, from /proc (10 ms ticks); NaN elsewhere. */
+    static double processCpuMs() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10.0; // utime, stime at USER_HZ = 100
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
     }
 
     static double median(double[] xs) {
