@@ -1,8 +1,9 @@
 /** xgblora: XGBLoRA, LoRA and full fine-tuning of transformer models on the JVM. */
+@SuppressWarnings("requires-automatic") // DJL's tokenizers and api jars name themselves by manifest only
 module dev.xgblora {
     requires jdk.incubator.vector;
     requires info.picocli;
-    requires com.fasterxml.jackson.databind;
+    requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
     requires ai.djl.tokenizers;
     requires ai.djl.api;
 

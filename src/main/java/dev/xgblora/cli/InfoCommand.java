@@ -1,24 +1,49 @@
 package dev.xgblora.cli;
 
 import dev.xgblora.io.ModelSummary;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import dev.xgblora.kernels.Backends;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-/** Describes a model directory: architecture, sizes, parameter count, dtypes. */
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code xgblora info}: the JVM, vector hardware and kernel backends; with --model, the model too. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Describe a model directory (config.json + safetensors) or a .safetensors file.",
-        footer = {"", "Example:", "  xgblora info --model ~/.cache/xgblora/models/all-minilm-l6-v2"})
+        description = "Print the JDK, the preferred vector species and lanes, threads and kernel backends;"
+                + " with --model, describe a model directory (config.json + safetensors) or a .safetensors file.",
+        footer = {"", "Examples:", "  xgblora info",
+                "  xgblora info --model ~/.cache/xgblora/models/all-minilm-l6-v2",
+                "  XGBLORA_JAVA_OPTS=-Dxgblora.threads=1 xgblora info"})
 public final class InfoCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory or .safetensors file.")
+    @Option(names = "--model", paramLabel = "DIR", description = "Model directory or .safetensors file to describe.")
     Path model;
 
     @Override
     public Integer call() {
-        System.out.print(ModelSummary.describe(model));
+        if (model != null) {
+            System.out.print(ModelSummary.describe(model));
+            return 0;
+        }
+        Runtime rt = Runtime.getRuntime();
+        System.out.println("jdk:              " + System.getProperty("java.vm.name") + " " + Runtime.version()
+                + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")");
+        System.out.println("os/arch:          " + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        System.out.println("cores:            " + rt.availableProcessors());
+        System.out.println("max heap:         " + rt.maxMemory() / (1024 * 1024) + " MiB");
+        System.out.println("vector species:   " + vectorSpecies());
+        System.out.println("kernel threads:   " + Backends.threadsProperty() + " (-Dxgblora.threads)");
+        System.out.println("kernel backends:  " + String.join(", ", Backends.available()));
+        System.out.println("default backend:  " + System.getProperty("xgblora.kernels", "vector") + " (-Dxgblora.kernels)");
         return 0;
+    }
+
+    /** FloatVector.SPECIES_PREFERRED, or why it is not there. */
+    static String vectorSpecies() {
+        if (!Backends.available().contains("vector")) return "unavailable (run with --add-modules jdk.incubator.vector)";
+        var s = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        return s + ", " + s.length() + " float lanes, " + s.vectorBitSize() + " bits";
     }
 }

@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
                 ImportOnnxCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
+                ScoreCommand.class,
+                GenerateCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -24,10 +24,13 @@ public final class MiniLmSource {
 
     /** Opens one of the jar's files ({@link #ONNX} or {@link #TOKENIZER}); the caller closes it. */
     public static InputStream open(String file) {
-        InputStream in = MiniLmSource.class.getClassLoader() == null ? null
-                : MiniLmSource.class.getClassLoader().getResourceAsStream(file);
+        return open(file, MiniLmSource.class.getClassLoader(), localJar());
+    }
+
+    /** Looks in {@code loader}'s class path first, then in {@code jar}. */
+    static InputStream open(String file, ClassLoader loader, Path jar) {
+        InputStream in = loader == null ? null : loader.getResourceAsStream(file);
         if (in != null) return in;
-        Path jar = localJar();
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("all-MiniLM-L6-v2 is neither on the class path nor at " + jar
                     + "; fetch it with: mvn dependency:get -Dartifact=" + GROUP + ":" + ARTIFACT + ":" + VERSION

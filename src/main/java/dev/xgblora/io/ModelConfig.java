@@ -129,7 +129,7 @@ public record ModelConfig(
     }
 
     private static String supportedList() {
-        return String.join(", ", new TreeMap<>(Map.of("bert", 0, "llama", 0, "mistral", 0, "qwen2", 0)).keySet());
+        return String.join(", ", new java.util.TreeSet<>(SUPPORTED));
     }
 
     private static String activation(String act, String where) {
@@ -207,6 +207,16 @@ public record ModelConfig(
             inv[i] = scaled;
         }
         return inv;
+    }
+
+    /**
+     * A new config from an edited copy of the JSON, e.g. to record classifier labels before saving:
+     * {@code cfg.with(j -> j.put("num_labels", 2))}. The edit is validated like a loaded file.
+     */
+    public ModelConfig with(java.util.function.Consumer<ObjectNode> edit) {
+        ObjectNode copy = raw.deepCopy();
+        edit.accept(copy);
+        return fromJson(copy, "edited " + modelType + " config");
     }
 
     /** The original config JSON, pretty-printed. */

@@ -24,6 +24,17 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class Tokenizer implements AutoCloseable {
     public static final String FILE = "tokenizer.json";
 
+    static {
+        // DJL logs through SLF4J; with no logging backend on the class path SLF4J prints a warning on
+        // every run. Select SLF4J's own no-op provider then, quietly (SLF4J >= 2.0.9 honours these properties).
+        ClassLoader cl = Tokenizer.class.getClassLoader();
+        if (System.getProperty("slf4j.provider") == null && cl != null
+                && cl.getResource("META-INF/services/org.slf4j.spi.SLF4JServiceProvider") == null) {
+            System.setProperty("slf4j.provider", "org.slf4j.helpers.NOP_FallbackServiceProvider");
+            if (System.getProperty("slf4j.internal.verbosity") == null) System.setProperty("slf4j.internal.verbosity", "WARN");
+        }
+    }
+
     private final Path file;
     private final Map<String, Integer> vocab;
     private final int vocabSize;

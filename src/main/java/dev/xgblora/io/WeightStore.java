@@ -137,7 +137,7 @@ public final class WeightStore implements AutoCloseable {
     private static MemorySegment map(Path file, Arena arena) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size == 0) return MemorySegment.NULL.reinterpret(0);
+            if (size == 0) return MemorySegment.ofArray(new byte[0]); // rejected by the header check
             return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot map " + file, e);

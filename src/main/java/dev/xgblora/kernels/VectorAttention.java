@@ -10,9 +10,10 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * Attention forward and backward, one task per (batch, kv head) so grouped query heads that share
- * K and V accumulate dK and dV in one place. Per task K and V are packed into contiguous buffers
- * (K also transposed, so a row of scores is a sum of D vector axpys over the keys).
+ * Attention forward and backward as small matrix products per (batch, head) on the packed GEMM
+ * micro-kernel. One task per (batch, kv head), so the query heads that share K and V accumulate
+ * dK and dV in one place and no two tasks write the same element (thread-count invariant).
+ * Heads are strided views of the [B, T, H, D] tensors; nothing is transposed by copying.
  */
 final class VectorAttention {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -35,27 +36,25 @@ final class VectorAttention {
         long at(int bi, int ti, int hi) {
             return off + bi * sb + ti * st + hi * sh;
         }
+
+        /** The [len, d] matrix of one (batch, head). */
+        Operand head(int bi, int hi) {
+            return new Operand(seg, DType.F32, at(bi, 0, hi), st, 1, len, d);
+        }
     }
 
+    /** Per-thread [T, S] score / gradient buffer, grown once. */
     private static final class Workspace {
-        float[] kT = new float[0], kR = new float[0], vR = new float[0], vT = new float[0];
-        float[] dk = new float[0], dv = new float[0], row = new float[0], dp = new float[0], valid = new float[0];
-        float[] acc = new float[0], qs = new float[0];
-        MemorySegment rowSeg = MemorySegment.ofArray(row);
+        float[] buf = new float[0];
+        MemorySegment seg = MemorySegment.ofArray(buf);
+        float[] valid = new float[0];
 
-        void ensure(int s, int d) {
-            int sd = s * d;
-            if (kT.length < sd) {
-                kT = new float[sd]; kR = new float[sd]; vR = new float[sd]; vT = new float[sd];
-                dk = new float[sd]; dv = new float[sd];
+        void ensure(int t, int s) {
+            if (buf.length < t * s) {
+                buf = new float[t * s];
+                seg = MemorySegment.ofArray(buf);
             }
-            if (row.length < s) {
-                row = new float[s]; dp = new float[s]; valid = new float[s];
-                rowSeg = MemorySegment.ofArray(row);
-            }
-            if (acc.length < d) {
-                acc = new float[d]; qs = new float[d];
-            }
+            if (valid.length < s) valid = new float[s];
         }
     }
 
@@ -69,50 +68,35 @@ final class VectorAttention {
         Heads q = Heads.of(qt, "attention q"), k = Heads.of(kt, "attention k"), v = Heads.of(vt, "attention v");
         Heads out = Heads.of(outT, "attention out");
         int sLen = checkShapes(q, k, v, probs, keyValid);
-        if (out.b != q.b || out.len != q.len || out.h != q.h || out.d != q.d) {
-            throw new IllegalArgumentException("attention out " + outT.describe() + " must match q " + qt.describe());
-        }
-        int group = q.h / k.h, d = q.d, tLen = q.len;
+        requireLike(out, q, "attention out");
+        int group = q.h / k.h, tLen = q.len;
         MemorySegment ps = probs.data();
         pool.forRange(q.b * k.h, 1, (t0, t1) -> {
             Workspace w = WORKSPACE.get();
-            w.ensure(sLen, d);
+            w.ensure(tLen, sLen);
             for (int task = t0; task < t1; task++) {
                 int b = task / k.h, g = task % k.h;
-                packKeys(k, b, g, w.kT, w.kR, sLen, d);
-                packRows(v, b, g, w.vR, sLen, d);
                 validKeys(keyValid, b, sLen, w.valid);
+                Operand kh = k.head(b, g), vh = v.head(b, g);
                 for (int h = g * group; h < (g + 1) * group; h++) {
+                    // scores[T,S] = Q·Kᵀ, then scale, mask and softmax row by row into probs
+                    VectorGemm.multiplyHere(q.head(b, h), kh.transposed(), w.seg, 0, sLen, false);
+                    long pHead = probs.offset() + ((long) b * q.h + h) * tLen * sLen;
                     for (int t = 0; t < tLen; t++) {
-                        long pRow = probs.offset() + (((long) b * q.h + h) * tLen + t) * sLen;
-                        int visible = causal ? Math.min(sLen, t + (sLen - tLen) + 1) : sLen;
-                        scores(q, b, t, h, scale, w, sLen, d, visible);
-                        VectorOps.softmaxRow(w.rowSeg, 0, ps, pRow, sLen);
-                        Arrays.fill(w.acc, 0, d, 0f);
-                        for (int j = 0; j < visible; j++) {
-                            float p = ps.getAtIndex(Operand.F32, pRow + j);
-                            if (p != 0f) axpy(p, w.vR, j * d, w.acc, 0, d);
+                        int visible = causal ? Math.max(0, Math.min(sLen, t + (sLen - tLen) + 1)) : sLen;
+                        int r = t * sLen;
+                        for (int j = 0; j < sLen; j++) {
+                            w.buf[r + j] = j < visible && w.valid[j] != 0f ? w.buf[r + j] * scale : Float.NEGATIVE_INFINITY;
                         }
-                        long o = out.at(b, t, h);
-                        for (int i = 0; i < d; i++) out.seg.setAtIndex(Operand.F32, o + i, w.acc[i]);
+                        VectorOps.softmaxRow(w.seg, r, ps, pHead + (long) t * sLen, sLen);
                     }
+                    // out[T,D] = P·V
+                    Operand p = new Operand(ps, DType.F32, pHead, sLen, 1, tLen, sLen);
+                    Operand oh = out.head(b, h);
+                    VectorGemm.multiplyHere(p, vh, out.seg, oh.offset(), oh.rs(), false);
                 }
             }
         });
-    }
-
-    /** row[j] = scale · q[t]·k[j] for visible keys, −∞ for masked ones. */
-    private static void scores(Heads q, int b, int t, int h, float scale, Workspace w, int sLen, int d, int visible) {
-        float[] row = w.row;
-        Arrays.fill(row, 0, sLen, 0f);
-        long qo = q.at(b, t, h);
-        for (int i = 0; i < d; i++) {
-            float qi = scale * q.seg.getAtIndex(Operand.F32, qo + i);
-            axpy(qi, w.kT, i * sLen, row, 0, visible);
-        }
-        for (int j = 0; j < sLen; j++) {
-            if (j >= visible || w.valid[j] == 0f) row[j] = Float.NEGATIVE_INFINITY;
-        }
     }
 
     static void backward(KernelPool pool, Tensor doutT, Tensor qt, Tensor kt, Tensor vt, Tensor probs, float scale,
@@ -125,59 +109,55 @@ final class VectorAttention {
         requireLike(dq, q, "attention dq");
         requireLike(dk, k, "attention dk");
         requireLike(dv, v, "attention dv");
-        int group = q.h / k.h, d = q.d, tLen = q.len;
+        int group = q.h / k.h, tLen = q.len;
         MemorySegment ps = probs.data();
         pool.forRange(q.b * k.h, 1, (t0, t1) -> {
             Workspace w = WORKSPACE.get();
-            w.ensure(sLen, d);
+            w.ensure(tLen, sLen);
             for (int task = t0; task < t1; task++) {
                 int b = task / k.h, g = task % k.h;
-                packKeys(k, b, g, w.kT, w.kR, sLen, d);
-                packKeys(v, b, g, w.vT, w.vR, sLen, d);
-                Arrays.fill(w.dk, 0, sLen * d, 0f);
-                Arrays.fill(w.dv, 0, sLen * d, 0f);
+                Operand kh = k.head(b, g), vh = v.head(b, g);
                 for (int h = g * group; h < (g + 1) * group; h++) {
-                    for (int t = 0; t < tLen; t++) {
-                        long pRow = probs.offset() + (((long) b * q.h + h) * tLen + t) * sLen;
-                        long go = dout.at(b, t, h), qo = q.at(b, t, h);
-                        // dP[j] = dout[t]·v[j]; dv[j] += P[j]·dout[t]
-                        float[] dp = w.dp;
-                        Arrays.fill(dp, 0, sLen, 0f);
-                        for (int i = 0; i < d; i++) {
-                            w.acc[i] = dout.seg.getAtIndex(Operand.F32, go + i);
-                            w.qs[i] = q.seg.getAtIndex(Operand.F32, qo + i);
-                            axpy(w.acc[i], w.vT, i * sLen, dp, 0, sLen);
-                        }
-                        float[] p = w.row;
-                        float dot = 0;
-                        for (int j = 0; j < sLen; j++) {
-                            p[j] = ps.getAtIndex(Operand.F32, pRow + j);
-                            dot += p[j] * dp[j];
-                        }
-                        // dS[j] = P[j](dP[j] − Σ P·dP); dq[t] += scale Σ dS[j] k[j]; dk[j] += scale dS[j] q[t]
-                        long dqo = dq == null ? 0 : dq.at(b, t, h);
-                        // dp now becomes dS (scaled), in place
-                        for (int j = 0; j < sLen; j++) dp[j] = p[j] * (dp[j] - dot) * scale;
-                        if (dv != null) {
-                            for (int j = 0; j < sLen; j++) if (p[j] != 0f) axpy(p[j], w.acc, 0, w.dv, j * d, d);
-                        }
-                        if (dk != null) {
-                            for (int j = 0; j < sLen; j++) if (dp[j] != 0f) axpy(dp[j], w.qs, 0, w.dk, j * d, d);
-                        }
-                        if (dq != null) {
-                            float[] acc = w.acc;
-                            Arrays.fill(acc, 0, d, 0f);
-                            for (int j = 0; j < sLen; j++) if (dp[j] != 0f) axpy(dp[j], w.kR, j * d, acc, 0, d);
-                            for (int i = 0; i < d; i++) {
-                                dq.seg.setAtIndex(Operand.F32, dqo + i, dq.seg.getAtIndex(Operand.F32, dqo + i) + acc[i]);
-                            }
-                        }
+                    long pHead = probs.offset() + ((long) b * q.h + h) * tLen * sLen;
+                    Operand p = new Operand(ps, DType.F32, pHead, sLen, 1, tLen, sLen);
+                    Operand go = dout.head(b, h);
+                    if (dv != null) {
+                        Operand dvh = dv.head(b, g);   // dV[S,D] += Pᵀ·dO
+                        VectorGemm.multiplyHere(p.transposed(), go, dv.seg, dvh.offset(), dvh.rs(), true);
+                    }
+                    if (dq == null && dk == null) continue;
+                    // dP[T,S] = dO·Vᵀ, then dS = scale · P ⊙ (dP − Σ_j P·dP) in place
+                    VectorGemm.multiplyHere(go, vh.transposed(), w.seg, 0, sLen, false);
+                    for (int t = 0; t < tLen; t++) softmaxGradRow(w.buf, t * sLen, ps, pHead + (long) t * sLen, sLen, scale);
+                    Operand ds = new Operand(w.seg, DType.F32, 0, sLen, 1, tLen, sLen);
+                    if (dq != null) {
+                        Operand dqh = dq.head(b, h);   // dQ[T,D] += dS·K
+                        VectorGemm.multiplyHere(ds, kh, dq.seg, dqh.offset(), dqh.rs(), true);
+                    }
+                    if (dk != null) {
+                        Operand dkh = dk.head(b, g);   // dK[S,D] += dSᵀ·Q
+                        VectorGemm.multiplyHere(ds.transposed(), q.head(b, h), dk.seg, dkh.offset(), dkh.rs(), true);
                     }
                 }
-                if (dk != null) addRows(dk, b, g, w.dk, sLen, d);
-                if (dv != null) addRows(dv, b, g, w.dv, sLen, d);
             }
         });
+    }
+
+    /** buf[r..r+n) = scale · p ⊙ (buf − Σ p·buf) where buf holds dP and p the probabilities. */
+    private static void softmaxGradRow(float[] buf, int r, MemorySegment ps, long p, int n, float scale) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            acc = FloatVector.fromArray(S, buf, r + j).fma(FloatVector.fromMemorySegment(S, ps, (p + j) * 4, LE), acc);
+        }
+        float dot = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        for (; j < n; j++) dot += buf[r + j] * ps.getAtIndex(Operand.F32, p + j);
+        j = 0;
+        for (; j + L <= n; j += L) {
+            FloatVector pv = FloatVector.fromMemorySegment(S, ps, (p + j) * 4, LE);
+            FloatVector.fromArray(S, buf, r + j).sub(dot).mul(pv).mul(scale).intoArray(buf, r + j);
+        }
+        for (; j < n; j++) buf[r + j] = (buf[r + j] - dot) * ps.getAtIndex(Operand.F32, p + j) * scale;
     }
 
     private static int checkShapes(Heads q, Heads k, Heads v, Tensor probs, Tensor keyValid) {
@@ -205,36 +185,5 @@ final class VectorAttention {
 
     private static void validKeys(Tensor keyValid, int b, int sLen, float[] valid) {
         for (int j = 0; j < sLen; j++) valid[j] = keyValid == null ? 1f : (keyValid.get(b, j) != 0f ? 1f : 0f);
-    }
-
-    /** rows[j·d + i] = x[b, j, g, i] and cols[i·s + j] = the same (transposed). */
-    private static void packKeys(Heads x, int b, int g, float[] cols, float[] rows, int s, int d) {
-        packRows(x, b, g, rows, s, d);
-        for (int j = 0; j < s; j++) for (int i = 0; i < d; i++) cols[i * s + j] = rows[j * d + i];
-    }
-
-    private static void packRows(Heads x, int b, int g, float[] rows, int s, int d) {
-        for (int j = 0; j < s; j++) {
-            MemorySegment.copy(x.seg, Operand.F32, x.at(b, j, g) * 4, rows, j * d, d);
-        }
-    }
-
-    private static void addRows(Heads x, int b, int g, float[] rows, int s, int d) {
-        for (int j = 0; j < s; j++) {
-            long o = x.at(b, j, g);
-            for (int i = 0; i < d; i++) {
-                x.seg.setAtIndex(Operand.F32, o + i, x.seg.getAtIndex(Operand.F32, o + i) + rows[j * d + i]);
-            }
-        }
-    }
-
-    /** y[yo..yo+n) += a · x[xo..xo+n). */
-    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
-        int i = 0;
-        FloatVector av = FloatVector.broadcast(S, a);
-        for (; i + L <= n; i += L) {
-            FloatVector.fromArray(S, x, xo + i).fma(av, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
-        }
-        for (; i < n; i++) y[yo + i] += a * x[xo + i];
     }
 }

@@ -2,6 +2,7 @@ package dev.xgblora.kernels;
 
 import dev.xgblora.tensor.DType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -28,6 +29,8 @@ final class VectorGemm {
     static final int MC = roundUp(Integer.getInteger("xgblora.gemm.mc", 72), MR);
     static final int NC = roundUp(Integer.getInteger("xgblora.gemm.nc", 2048), NR);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+    private static final VectorMask<Float> FIRST_MR = S8.indexInRange(0, MR);
 
     /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
     private static final class Workspace {
@@ -63,6 +66,13 @@ final class VectorGemm {
         } else {
             pool.forRange(n, NR, (n0, n1) -> block(a, b, bias, c, cOff, cRs, accumulate, 0, m, n0, n1));
         }
+    }
+
+    /** C (+)= A·B on the calling thread only (for callers that already run one task per thread). */
+    static void multiplyHere(Operand a, Operand b, MemorySegment c, long cOff, long cRs, boolean accumulate) {
+        if (b.rows() != a.cols()) throw new IllegalArgumentException("inner dimensions differ: " + a.cols() + " vs " + b.rows());
+        if (a.rows() == 0 || b.cols() == 0) return;
+        block(a, b, null, c, cOff, cRs, accumulate, 0, a.rows(), 0, b.cols());
     }
 
     /** One thread's share: rows [m0,m1) × columns [n0,n1) of C. */
@@ -123,11 +133,22 @@ final class VectorGemm {
         for (int panel = 0; panel * NR < nc; panel++) {
             int n = jc + panel * NR, width = Math.min(NR, nc - panel * NR);
             int base = panel * kc * NR;
-            if (b.cs() == 1 && b.dtype() == DType.F32 && width == NR) {
+            if (b.cs() == 1 && b.dtype() == DType.F32) {
+                // Rows of B are contiguous: copy NV vectors per depth step; masks zero the padding.
+                for (int v = 0; v < NV; v++) {
+                    VectorMask<Float> mask = S.indexInRange(v * L, width);
+                    for (int p = 0; p < kc; p++) {
+                        long src = (b.offset() + (pc + p) * b.rs() + n + (long) v * L) * 4;
+                        FloatVector.fromMemorySegment(S, seg, src, LE, mask).intoArray(dst, base + p * NR + v * L);
+                    }
+                }
+                continue;
+            }
+            if (b.cs() == 1 && b.dtype() == DType.BF16 && width == NR) {
                 for (int p = 0; p < kc; p++) {
-                    long src = (b.offset() + (pc + p) * b.rs() + n) * 4;
+                    long src = b.offset() + (pc + p) * b.rs() + n;
                     for (int v = 0; v < NV; v++) {
-                        FloatVector.fromMemorySegment(S, seg, src + v * L * 4L, LE).intoArray(dst, base + p * NR + v * L);
+                        VectorMatVec.load(seg, DType.BF16, src + (long) v * L).intoArray(dst, base + p * NR + v * L);
                     }
                 }
                 continue;
@@ -180,6 +201,14 @@ final class VectorGemm {
             } else {
                 // Transposed activations (weight gradient): walk the depth, read MR neighbours per step.
                 long src0 = a.offset() + (long) (ic + panel * MR) * rs + (long) pc * cs;
+                if (rs == 1 && rows == MR) {
+                    // MR neighbours are contiguous: one masked 8-lane copy per depth step.
+                    for (int p = 0; p < kc; p++) {
+                        FloatVector.fromMemorySegment(S8, seg, (src0 + p * cs) * 4, LE, FIRST_MR)
+                                .intoArray(dst, base + p * MR, FIRST_MR);
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++) {
                     long src = src0 + p * cs;
                     for (int i = 0; i < rows; i++) dst[base + p * MR + i] = seg.getAtIndex(Operand.F32, src + i * rs);
@@ -302,15 +331,16 @@ final class VectorGemm {
         v.intoMemorySegment(c, at, LE);
     }
 
-    /** Edge tiles: only the valid rows × cols of the staged tile reach C. */
+    /** Edge tiles: only the valid rows × cols of the staged tile reach C (masked vector stores). */
     private static void storeTile(float[] tile, MemorySegment c, long cByte, long rowBytes, int rows, int cols,
                                   boolean first) {
-        for (int i = 0; i < rows; i++) {
-            long r = cByte + i * rowBytes;
-            for (int j = 0; j < cols; j++) {
-                float v = tile[i * NR + j];
-                long at = r + 4L * j;
-                c.set(Operand.F32, at, first ? v : c.get(Operand.F32, at) + v);
+        for (int v = 0; v * L < cols; v++) {
+            VectorMask<Float> mask = S.indexInRange(v * L, cols);
+            for (int i = 0; i < rows; i++) {
+                long at = cByte + i * rowBytes + 4L * v * L;
+                FloatVector t = FloatVector.fromArray(S, tile, i * NR + v * L);
+                if (!first) t = t.add(FloatVector.fromMemorySegment(S, c, at, LE, mask));
+                t.intoMemorySegment(c, at, LE, mask);
             }
         }
     }

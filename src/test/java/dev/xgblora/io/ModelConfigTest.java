@@ -171,6 +171,15 @@ class ModelConfigTest {
     }
 
     @Test
+    void editedCopyIsReparsedAndTheOriginalUnchanged() throws IOException {
+        ModelConfig c = load(MINILM);
+        ModelConfig labelled = c.with(j -> j.putObject("id2label").put("0", "neg").put("1", "pos"));
+        assertEquals(2, labelled.numLabels());
+        assertNull(c.numLabels());
+        assertThrows(IllegalArgumentException.class, () -> c.with(j -> j.put("model_type", "t5")));
+    }
+
+    @Test
     void linearRopeScaling() throws IOException {
         ModelConfig c = load(TINYLLAMA.replace("\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}"));
         assertEquals("linear", c.ropeScaling().type());

@@ -1,0 +1,61 @@
+package dev.xgblora.cli;
+
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.tensor.DType;
+import dev.xgblora.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * One kernel benchmark case: tensors allocated once, a body that runs the op, and its FLOP count.
+ * Shapes: linear at M = 2048 over the (out, in) pairs of a BERT-base-like encoder at seq 64 × batch
+ * 32, and attention at batch 32, 12 heads, 64 tokens, head dim 32.
+ */
+record KernelBenchCase(String op, DType dtype, long m, long n, long k, double flops, Runnable body) {
+
+    static final int ROWS = 2048;
+    static final int[][] LINEAR_SHAPES = {{384, 384}, {1536, 384}, {384, 1536}};
+    static final int[] LARGE_SHAPE = {4096, 4096};
+    static final int ATT_BATCH = 32, ATT_HEADS = 12, ATT_TOKENS = 64, ATT_HEAD_DIM = 32;
+
+    /** All cases for one backend; arena owns the low-precision weight copies. */
+    static List<KernelBenchCase> all(Kernels kernels, boolean large, Arena arena) {
+        List<KernelBenchCase> cases = new ArrayList<>();
+        List<int[]> shapes = new ArrayList<>(List.of(LINEAR_SHAPES));
+        if (large) shapes.add(LARGE_SHAPE);
+        SplittableRandom random = new SplittableRandom(42);
+        for (int[] s : shapes) {
+            int n = s[0], k = s[1];
+            Tensor x = random(random, ROWS, k), dy = random(random, ROWS, n), w32 = random(random, n, k);
+            Tensor y = Tensor.zeros(ROWS, n), dx = Tensor.zeros(ROWS, k), dw = Tensor.zeros(n, k);
+            double flops = 2.0 * ROWS * n * k;
+            for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+                Tensor w = dt == DType.F32 ? w32 : w32.toDType(dt, arena);
+                cases.add(new KernelBenchCase("linear_fwd", dt, ROWS, n, k, flops, () -> kernels.linearForward(x, w, null, y)));
+                cases.add(new KernelBenchCase("linear_dx", dt, ROWS, n, k, flops, () -> kernels.linearBackwardInput(dy, w, dx)));
+            }
+            cases.add(new KernelBenchCase("linear_dw", DType.F32, ROWS, n, k, flops, () -> kernels.linearBackwardWeight(dy, x, dw)));
+        }
+        int b = ATT_BATCH, h = ATT_HEADS, t = ATT_TOKENS, d = ATT_HEAD_DIM;
+        Tensor q = random(random, b, t, h, d), kk = random(random, b, t, h, d), v = random(random, b, t, h, d);
+        Tensor probs = Tensor.zeros(b, h, t, t), out = Tensor.zeros(b, t, h, d), dout = random(random, b, t, h, d);
+        Tensor dq = Tensor.zeros(b, t, h, d), dk = Tensor.zeros(b, t, h, d), dv = Tensor.zeros(b, t, h, d);
+        float scale = (float) (1 / Math.sqrt(d));
+        double attFlops = 4.0 * b * h * t * t * d; // Q·Kᵀ and P·V
+        long rows = (long) b * h * t;
+        cases.add(new KernelBenchCase("attention_fwd", DType.F32, rows, t, d, attFlops,
+                () -> kernels.attentionForward(q, kk, v, null, false, scale, probs, out)));
+        cases.add(new KernelBenchCase("attention_bwd", DType.F32, rows, t, d, 2 * attFlops,
+                () -> kernels.attentionBackward(dout, q, kk, v, probs, scale, dq, dk, dv)));
+        return cases;
+    }
+
+    private static Tensor random(SplittableRandom r, long... shape) {
+        float[] v = new float[Math.toIntExact(Tensor.count(shape))];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
+        return Tensor.fromArray(v, shape);
+    }
+}
