@@ -11,7 +11,9 @@
 #
 # Usage: bench/throughput.sh [--methods "xgblora lora full qv-r1-all"] [--steps 20] [--warmup 3]
 #                            [--batch 32] [--seq 64] [--threads 2] [--out FILE]
-# Env:   PYTHON (default /usr/bin/python3, Debian's python3-torch), XGBLORA_JAVA_OPTS (JVM flags).
+# Env:   PYTHON (default /usr/bin/python3, Debian's python3-torch), XGBLORA_JAVA_OPTS (JVM flags;
+#        the JVM's default heap limit is 1/4 of RAM and its peak RSS grows towards it with the
+#        per-step garbage: compare with XGBLORA_JAVA_OPTS=-Xmx1g).
 # Needs: JDK 25, the model imported (`./xgblora import-onnx`, done here if missing), and
 #        `apt-get install python3-torch libopenblas0-pthread` for the PyTorch side.
 # Measure on an otherwise idle machine: both sides use --threads cores.
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
     --seq) seq="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

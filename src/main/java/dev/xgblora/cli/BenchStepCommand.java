@@ -143,6 +143,7 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("step_ms_min", round2(Arrays.stream(ms).min().orElseThrow()));
             r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
             r.put("peak_rss_mib", round1(peakRssMib()));
+            r.put("heap_max_mib", round1(Runtime.getRuntime().maxMemory() / 1048576.0)); // peak RSS follows the heap limit
             r.put("batch", batch);
             r.put("seq", seq);
             r.put("steps", steps);
