@@ -1,0 +1,294 @@
+package dev.xgblora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xgblora.io.ModelCache;
+import dev.xgblora.io.ModelConfig;
+import dev.xgblora.io.WeightStore;
+import dev.xgblora.kernels.Backends;
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.model.BertConfig;
+import dev.xgblora.model.BertEncoder;
+import dev.xgblora.model.Linear;
+import dev.xgblora.model.LoraAdapter;
+import dev.xgblora.model.Param;
+import dev.xgblora.train.AdamW;
+import dev.xgblora.train.Batch;
+import dev.xgblora.train.EncodedBatch;
+import dev.xgblora.train.EncoderClassifier;
+import dev.xgblora.train.GradientClipper;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code xgblora bench step}: time of one optimizer step (forward, backward, AdamW) on a BERT
+ * encoder with a fixed synthetic batch, the same step sequence as the trainer's (zero gradients,
+ * train step, global gradient norm, AdamW on adapters and on the other trainables). The peer in
+ * plain PyTorch is bench/torch_steps.py; bench/throughput.sh runs both.
+ */
+@Command(name = "step", mixinStandardHelpOptions = true,
+        description = {"Training-step throughput (tokens/s) and peak resident memory of one method on a BERT encoder "
+                + "(default: all-MiniLM-L6-v2 from the model cache), mean pooling + 2-class head, a fixed random batch "
+                + "with every position valid. Methods: xgblora (rank-1, scale 16, six targets on --layers), "
+                + "lora (rank --rank, alpha --alpha, six targets on all layers), full (every weight), "
+                + "qv-r1-all (rank-1 on query and value of all layers). Measure one method per process: "
+                + "peak RSS is a process high-water mark."},
+        footer = {"", "Examples:",
+                "  xgblora bench step --method xgblora --batch 32 --seq 64 --steps 20 --json",
+                "  xgblora bench step --method lora --rank 8 --threads 2",
+                "  xgblora bench step --method xgblora --layers 0,1   # worst case: backward through every layer"})
+public final class BenchStepCommand implements Callable<Integer> {
+    static final List<String> METHODS = List.of("xgblora", "lora", "full", "qv-r1-all");
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--method", required = true, paramLabel = "M", description = "xgblora, lora, full or qv-r1-all.")
+    String method;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Model directory (config.json + safetensors); default: imported all-MiniLM-L6-v2.")
+    Path model;
+
+    @Option(names = "--layers", split = ",", paramLabel = "L", description = "xgblora: adapted layers (default: the top two, 4,5 on six layers).")
+    int[] layers;
+
+    @Option(names = "--rank", defaultValue = "8", description = "lora: rank (default ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Option(names = "--alpha", defaultValue = "16", description = "lora: alpha, scale = alpha/rank (default ${DEFAULT-VALUE}).")
+    float alpha;
+
+    @Option(names = "--batch", defaultValue = "32", description = "Sequences per step (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seq", defaultValue = "64", description = "Tokens per sequence (default ${DEFAULT-VALUE}).")
+    int seq;
+
+    @Option(names = "--steps", defaultValue = "20", description = "Timed steps (default ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Kernel threads (default: -Dxgblora.threads or all processors).")
+    Integer threads;
+
+    @Option(names = "--kernels", defaultValue = "vector", description = "Kernel backend (default ${DEFAULT-VALUE}).")
+    String kernels;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the batch, head and adapters (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--lr", defaultValue = "1e-4", description = "AdamW learning rate of every trainable (default ${DEFAULT-VALUE}).")
+    float lr;
+
+    @Option(names = "--json", description = "Print one JSON line instead of text.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+        if (!METHODS.contains(method)) throw new IllegalArgumentException("unknown method '" + method + "' (expected " + String.join(", ", METHODS) + ")");
+        if (batch < 1 || seq < 1 || steps < 1 || warmup < 0) throw new IllegalArgumentException("--batch, --seq, --steps must be >= 1 and --warmup >= 0");
+        Path dir = model != null ? model : ModelCache.miniLm();
+        int nThreads = threads != null ? threads : Backends.threadsProperty();
+        Kernels k = Backends.create(kernels, nThreads);
+        try (WeightStore store = WeightStore.open(dir)) {
+            BertEncoder encoder = new BertEncoder(bertConfig(ModelConfig.load(dir), dir), store::tensor, k);
+            if (seq > encoder.config().maxPositions()) throw new IllegalArgumentException("--seq " + seq + " exceeds the model's " + encoder.config().maxPositions() + " positions");
+            EncoderClassifier clf = new EncoderClassifier(encoder, 2, EncoderClassifier.PoolingMode.MEAN, seed);
+            AdamW adapterOpt = AdamW.standard(k, 0.01f), otherOpt = AdamW.standard(k, 0.01f);
+            int[] adapted = setUp(encoder, clf, adapterOpt, otherOpt);
+            List<Param> all = new ArrayList<>(adapterOpt.params());
+            all.addAll(otherOpt.params());
+            Batch b = syntheticBatch(encoder.config().vocabSize());
+
+            double[] ms = new double[steps], cpuMs = new double[steps];
+            double firstLoss = 0, lastLoss = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long t0 = System.nanoTime();
+                double c0 = processCpuMs();
+                adapterOpt.zeroGrad();
+                otherOpt.zeroGrad();
+                double loss = clf.trainStep(b, 1f);
+                GradientClipper.globalNorm(k, all);
+                adapterOpt.step(lr);
+                otherOpt.step(lr);
+                long t1 = System.nanoTime();
+                if (i == 0) firstLoss = loss;
+                lastLoss = loss;
+                if (i >= warmup) {
+                    ms[i - warmup] = (t1 - t0) / 1e6;
+                    cpuMs[i - warmup] = processCpuMs() - c0;
+                }
+            }
+            double median = median(ms);
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("impl", "java");
+            r.put("method", method);
+            r.put("tokens_per_s", round1(batch * seq / (median / 1e3)));
+            r.put("step_ms_median", round2(median));
+            r.put("step_ms_min", round2(Arrays.stream(ms).min().orElseThrow()));
+            r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
+            r.put("peak_rss_mib", round1(peakRssMib()));
+            r.put("heap_max_mib", round1(Runtime.getRuntime().maxMemory() / 1048576.0)); // peak RSS follows the heap limit
+            r.put("batch", batch);
+            r.put("seq", seq);
+            r.put("steps", steps);
+            r.put("warmup", warmup);
+            r.put("threads", nThreads);
+            r.put("trainable_params", count(all));
+            r.put("graph_starts_at_layer", encoder.firstLayerNeedingGrad());
+            r.put("loss_first", round6(firstLoss));
+            r.put("loss_last", round6(lastLoss));
+            r.put("kernels", kernels);
+            r.put("java", Runtime.version().toString());
+            if (adapted != null) r.put("layers", adapted);
+            var out = spec.commandLine().getOut();
+            if (json) {
+                out.println(new ObjectMapper().writeValueAsString(r));
+            } else {
+                r.forEach((key, v) -> out.printf("%-22s %s%n", key, v instanceof int[] a ? Arrays.toString(a) : v));
+            }
+            out.flush();
+        } finally {
+            if (k instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // shutting down worker threads; nothing to report
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Makes the method's params trainable and registers them; returns the adapted layers (null for full). */
+    private int[] setUp(BertEncoder encoder, EncoderClassifier clf, AdamW adapterOpt, AdamW otherOpt) {
+        for (Param p : clf.headParams()) otherOpt.add(p, 1f);
+        int n = encoder.numLayers();
+        Set<String> targets;
+        Set<Integer> at = new TreeSet<>();
+        int r;
+        float scale;
+        switch (method) {
+            case "full" -> {
+                for (Param p : encoder.params()) {
+                    p.setTrainable(true);
+                    otherOpt.add(p, 1f);
+                }
+                return null;
+            }
+            case "xgblora" -> {
+                targets = Set.copyOf(BertEncoder.MODULES);
+                int[] ls = layers != null ? layers : n >= 2 ? new int[]{n - 2, n - 1} : new int[]{0};
+                for (int l : ls) {
+                    if (l < 0 || l >= n) throw new IllegalArgumentException("--layers " + l + ": the model has layers 0.." + (n - 1));
+                    at.add(l);
+                }
+                r = 1;
+                scale = 16f;
+            }
+            case "lora" -> {
+                targets = Set.copyOf(BertEncoder.MODULES);
+                for (int l = 0; l < n; l++) at.add(l);
+                if (rank < 1) throw new IllegalArgumentException("--rank must be >= 1, got " + rank);
+                r = rank;
+                scale = alpha / rank;
+            }
+            default -> { // qv-r1-all
+                targets = Set.of("query", "value");
+                for (int l = 0; l < n; l++) at.add(l);
+                r = 1;
+                scale = 16f;
+            }
+        }
+        Random rng = new Random(seed + 1);
+        for (Linear lin : encoder.linears()) {
+            if (!at.contains(lin.layer()) || !targets.contains(lin.module())) continue;
+            LoraAdapter a = LoraAdapter.create(lin, r, scale, rng);
+            lin.attach(a);
+            adapterOpt.add(a.a(), 1f);
+            adapterOpt.add(a.b(), 1f);
+        }
+        return at.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Random token ids in [1000, vocab) (clear of BERT's special tokens), every position valid, random labels. */
+    private Batch syntheticBatch(int vocab) {
+        Random rng = new Random(seed);
+        int[] ids = new int[batch * seq], mask = new int[batch * seq], labels = new int[batch];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = 1000 + rng.nextInt(Math.max(1, vocab - 1000));
+            mask[i] = 1;
+        }
+        for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(2);
+        return new Batch(new EncodedBatch(ids, mask, null, batch, seq), labels);
+    }
+
+    static BertConfig bertConfig(ModelConfig c, Path dir) {
+        if (!c.modelType().equals("bert")) throw new IllegalArgumentException(dir + ": model_type '" + c.modelType() + "', bench step needs a BERT encoder");
+        return new BertConfig(c.hiddenSize(), c.numLayers(), c.numHeads(), c.intermediateSize(), c.vocabSize(),
+                c.maxPositions(), c.typeVocabSize(), c.normEps(), c.hiddenAct());
+    }
+
+    /** Peak resident set size (VmHWM) in MiB, or -1 where /proc is absent. */
+    static double peakRssMib() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+            }
+        } catch (IOException | NumberFormatException ignored) {
+            // not Linux: no figure
+        }
+        return -1;
+    }
+
+    /** CPU time of the whole process (user + system, all threads) in ms, from /proc (10 ms ticks); NaN elsewhere. */
+    static double processCpuMs() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10.0; // utime, stime at USER_HZ = 100
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
+    static double median(double[] xs) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        int m = s.length / 2;
+        return s.length % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+    }
+
+    private static long count(List<Param> ps) {
+        long n = 0;
+        for (Param p : ps) n += p.numel();
+        return n;
+    }
+
+    private static double round1(double v) {
+        return Math.round(v * 10) / 10.0;
+    }
+
+    private static double round2(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    private static double round6(double v) {
+        return Math.round(v * 1e6) / 1e6;
+    }
+}

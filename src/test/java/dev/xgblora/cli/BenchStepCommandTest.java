@@ -1,0 +1,159 @@
+package dev.xgblora.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xgblora.io.SafeTensorsWriter;
+import dev.xgblora.kernels.Backends;
+import dev.xgblora.tensor.Tensor;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code xgblora bench step} runs the same computation as its plain-PyTorch peer
+ * (bench/torch_steps.py): on a tiny BERT both draw the same batch, head and adapters, so the loss
+ * before the first step and after three AdamW steps must match the PyTorch golden values
+ * (src/test/resources/golden/benchstep/, made by make_bench_step_golden.py).
+ */
+class BenchStepCommandTest {
+    static final String GOLDEN = "/golden/benchstep/bench_step_losses.json";
+    static final ObjectMapper JSON = new ObjectMapper();
+    static JsonNode golden;
+    @TempDir
+    static Path modelDir;
+
+    @BeforeAll
+    static void writeTinyModel() throws IOException {
+        try (InputStream in = BenchStepCommandTest.class.getResourceAsStream(GOLDEN)) {
+            golden = JSON.readTree(in);
+        }
+        JsonNode cfg = golden.get("config");
+        Files.writeString(modelDir.resolve("config.json"), JSON.writeValueAsString(cfg));
+        SafeTensorsWriter.write(modelDir.resolve("model.safetensors"), tinyWeights(cfg), Map.of("format", "pt"));
+    }
+
+    /** The generator of make_bench_step_golden.py: java.util.Random(42), (u·2 − 1)·scale in float32, fixed order. */
+    static Map<String, Tensor> tinyWeights(JsonNode cfg) {
+        Random rng = new Random(42);
+        int c = cfg.get("hidden_size").asInt(), ff = cfg.get("intermediate_size").asInt();
+        Map<String, Tensor> w = new LinkedHashMap<>();
+        uniform(w, rng, "embeddings.word_embeddings.weight", 0.5, false, cfg.get("vocab_size").asInt(), c);
+        uniform(w, rng, "embeddings.position_embeddings.weight", 0.5, false, cfg.get("max_position_embeddings").asInt(), c);
+        uniform(w, rng, "embeddings.token_type_embeddings.weight", 0.5, false, cfg.get("type_vocab_size").asInt(), c);
+        norm(w, rng, "embeddings.LayerNorm", c);
+        for (int l = 0; l < cfg.get("num_hidden_layers").asInt(); l++) {
+            String p = "encoder.layer." + l + ".";
+            for (String m : List.of("query", "key", "value")) dense(w, rng, p + "attention.self." + m, c, c);
+            dense(w, rng, p + "attention.output.dense", c, c);
+            norm(w, rng, p + "attention.output.LayerNorm", c);
+            dense(w, rng, p + "intermediate.dense", ff, c);
+            dense(w, rng, p + "output.dense", c, ff);
+            norm(w, rng, p + "output.LayerNorm", c);
+        }
+        return w;
+    }
+
+    private static void dense(Map<String, Tensor> w, Random rng, String name, int out, int in) {
+        uniform(w, rng, name + ".weight", 1.0 / Math.sqrt(in), false, out, in);
+        uniform(w, rng, name + ".bias", 0.1, false, out);
+    }
+
+    private static void norm(Map<String, Tensor> w, Random rng, String name, int c) {
+        uniform(w, rng, name + ".weight", 0.2, true, c);
+        uniform(w, rng, name + ".bias", 0.1, false, c);
+    }
+
+    private static void uniform(Map<String, Tensor> w, Random rng, String name, double scale, boolean plusOne, int... shape) {
+        int n = 1;
+        for (int s : shape) n *= s;
+        float sc = (float) scale;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (rng.nextFloat() * 2f - 1f) * sc;
+            if (plusOne) v[i] += 1f;
+        }
+        long[] dims = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) dims[i] = shape[i];
+        w.put(name, Tensor.fromArray(v, dims));
+    }
+
+    record Run(int exit, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cmd = new CommandLine(new BenchStepCommand());
+        cmd.setOut(new PrintWriter(out));
+        cmd.setErr(new PrintWriter(err));
+        int exit = cmd.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    static JsonNode runJson(String method, String kernels) throws IOException {
+        List<String> args = new ArrayList<>(List.of("--method", method, "--model", modelDir.toString(), "--kernels", kernels, "--json"));
+        for (JsonNode a : golden.get("run")) args.add(a.asText());
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), () -> "bench step failed: " + r.err());
+        return JSON.readTree(r.out().strip());
+    }
+
+    @ParameterizedTest(name = "{0} on {1} kernels")
+    @CsvSource({"xgblora,vector", "lora,vector", "full,vector", "qv-r1-all,vector", "xgblora,reference", "full,reference"})
+    void lossesMatchPyTorch(String method, String kernels) throws IOException {
+        assumeTrue(Backends.available().contains(kernels), "kernel backend " + kernels + " is not available on this JVM");
+        JsonNode got = runJson(method, kernels);
+        JsonNode want = golden.get("methods").get(method);
+        assertEquals("java", got.get("impl").asText());
+        assertEquals(method, got.get("method").asText());
+        assertEquals(want.get("trainable_params").asLong(), got.get("trainable_params").asLong(), "trainable params");
+        assertEquals(want.get("graph_starts_at_layer").asInt(), got.get("graph_starts_at_layer").asInt(), "lowest layer with backward");
+        assertEquals(want.get("loss_first").asDouble(), got.get("loss_first").asDouble(), 2e-5, "loss before the first step");
+        assertEquals(want.get("loss_last").asDouble(), got.get("loss_last").asDouble(), 2e-5, "loss after the last step");
+        // the steps changed the model, so a match of loss_last checks the update, not only the forward
+        assertNotEquals(got.get("loss_first").asDouble(), got.get("loss_last").asDouble(), 1e-4);
+        assertTrue(got.get("tokens_per_s").asDouble() > 0);
+        assertEquals(4 * 8 / (got.get("step_ms_median").asDouble() / 1e3), got.get("tokens_per_s").asDouble(),
+                0.01 * got.get("tokens_per_s").asDouble(), "tokens/s = batch x seq / median step time");
+    }
+
+    @Test
+    void xgbloraDefaultsToTheTopTwoLayers() throws IOException {
+        JsonNode got = runJson("xgblora", "reference");
+        assertEquals("[1,2]", got.get("layers").toString());
+        assertEquals(1, got.get("graph_starts_at_layer").asInt());
+    }
+
+    @Test
+    void rejectsLayersOutsideTheModel() {
+        Run r = run("--method", "xgblora", "--layers", "3", "--model", modelDir.toString(), "--seq", "8", "--steps", "1", "--kernels", "reference");
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("--layers 3") && r.err().contains("0..2"), r.err());
+    }
+
+    @Test
+    void rejectsUnknownMethod() {
+        Run r = run("--method", "dora", "--model", modelDir.toString());
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("unknown method 'dora'"), r.err());
+    }
+}
