@@ -8,7 +8,9 @@ import java.util.List;
  * discovered here at run time, and nothing on the CPU path touches their classes.
  *
  * <p>System properties: {@code xgblora.kernels} (reference | vector, default vector) and
- * {@code xgblora.threads} (default: available processors).
+ * {@code xgblora.threads} (default: available processors) and {@code xgblora.warmup.ms} (JIT warm-up
+ * budget of {@link #defaults()} and {@link #createPrimed}, default {@value KernelWarmup#DEFAULT_BUDGET_MS};
+ * 0 turns it off).
  */
 public final class Backends {
     private static volatile Kernels defaults;
@@ -41,8 +43,20 @@ public final class Backends {
     }
 
     /**
-     * The process-wide backend chosen by the system properties, created once and shared. Without
-     * the Vector API module it falls back to the reference kernels with a warning.
+     * {@link #create} followed by {@link KernelWarmup#prime(Kernels, long)} with the
+     * {@code xgblora.warmup.ms} budget: the first full-size calls then run JIT-compiled code.
+     */
+    public static Kernels createPrimed(String name, int threads) {
+        Kernels k = create(name, threads);
+        KernelWarmup.prime(k, warmupMsProperty());
+        return k;
+    }
+
+    /**
+     * The process-wide backend chosen by the system properties, created once and shared, and
+     * JIT-primed once ({@code xgblora.warmup.ms}, about 1.5 s) so the first forward does not run
+     * interpreted. Without the Vector API module it falls back to the reference kernels with a
+     * warning.
      */
     public static Kernels defaults() {
         Kernels k = defaults;
@@ -63,7 +77,20 @@ public final class Backends {
                     + " using the slow reference kernels");
             name = "reference";
         }
-        return create(name, threads);
+        return createPrimed(name, threads);
+    }
+
+    /** {@code xgblora.warmup.ms}: milliseconds of JIT warm-up for primed backends (0 = none). */
+    public static long warmupMsProperty() {
+        String v = System.getProperty("xgblora.warmup.ms");
+        if (v == null || v.isBlank()) return KernelWarmup.DEFAULT_BUDGET_MS;
+        try {
+            long ms = Long.parseLong(v.trim());
+            if (ms < 0) throw new NumberFormatException();
+            return ms;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("system property xgblora.warmup.ms must be a non-negative integer, got '" + v + "'");
+        }
     }
 
     /** {@code xgblora.threads}, or all available processors. */

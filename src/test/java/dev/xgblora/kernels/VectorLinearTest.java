@@ -41,6 +41,8 @@ class VectorLinearTest {
         }
         s.add(new int[] {150, 40, 70});   // several MC row blocks
         s.add(new int[] {16, 17, 2100});  // two NC column blocks
+        s.add(new int[] {67, 1100, 33});  // three KC depth blocks (dX, forward)
+        s.add(new int[] {1100, 40, 33});  // three KC depth blocks of dW (depth = rows)
         return s;
     }
 
