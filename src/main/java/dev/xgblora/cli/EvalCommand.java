@@ -13,6 +13,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /** Metrics of a sequence-classification model (e.g. a run's merged/ export) on a labelled file. */
@@ -21,6 +23,8 @@ import picocli.CommandLine.Option;
         footer = {"", "Example (the merged model of a run on the SST-2 dev set):",
                 "  xgblora eval --model runs/sst2-xgb/merged --data ../shared/data/sst2/dev.tsv"})
 public final class EvalCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory with a classification head (a run's merged/).")
     Path model;
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Labelled data: .tsv, .csv or .jsonl (as for train).")
@@ -49,9 +53,9 @@ public final class EvalCommand implements Callable<Integer> {
             m.put("data", data.toString());
             ProgressRenderer.putEval(m, r);
             m.put("seconds", secs);
-            System.out.println(new ObjectMapper().writeValueAsString(m));
+            spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(m));
         } else {
-            System.out.printf(Locale.ROOT, "%s on %s: %s in %.1f s%n", model, data, r.describe(), secs);
+            spec.commandLine().getOut().printf(Locale.ROOT, "%s on %s: %s in %.1f s%n", model, data, r.describe(), secs);
         }
         return 0;
     }

@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
                 ScoreCommand.class,
                 GenerateCommand.class,
                 TrainCommand.class,
+                EvalCommand.class,
+                PredictCommand.class,
         })
 public final class Main implements Runnable {
 

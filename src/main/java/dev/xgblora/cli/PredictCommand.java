@@ -9,7 +9,6 @@ import dev.xgblora.train.EncoderClassifier;
 import dev.xgblora.train.Example;
 import dev.xgblora.train.SavedClassifier;
 import dev.xgblora.train.Task;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +19,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /** Labels and class probabilities of a classification model for each input text, as JSONL. */
@@ -30,6 +31,8 @@ import picocli.CommandLine.Option;
                 "Input: .tsv/.csv (the 'sentence'/'text' column or --text-column), .jsonl (key 'text' or --text-column),",
                 "anything else one text per line. Output line: {\"line\":2,\"text\":...,\"label\":\"1\",\"label_id\":1,\"probabilities\":{\"0\":0.1,\"1\":0.9}}"})
 public final class PredictCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory with a classification head (a run's merged/).")
     Path model;
     @Option(names = "--input", required = true, paramLabel = "FILE", description = "Texts: .tsv, .csv, .jsonl, or plain lines.")
@@ -66,12 +69,11 @@ public final class PredictCommand implements Callable<Integer> {
             sb.append(json.writeValueAsString(m)).append('\n');
         }
         if (output == null) {
-            PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-            out.print(sb);
-            out.flush();
+            spec.commandLine().getOut().print(sb);
+            spec.commandLine().getOut().flush();
         } else {
             AtomicFiles.writeString(output, sb.toString());
-            System.err.println(ex.size() + " prediction(s) written to " + output);
+            spec.commandLine().getErr().println(ex.size() + " prediction(s) written to " + output);
         }
         return 0;
     }
