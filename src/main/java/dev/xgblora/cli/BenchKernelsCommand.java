@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -39,6 +40,10 @@ public final class BenchKernelsCommand implements Callable<Integer> {
             description = "Warm up until no run got 10%% faster for this long, so the JIT has compiled the kernels (default: ${DEFAULT-VALUE}).")
     long warmupMs;
 
+    @Option(names = "--jit-warmup-ms", defaultValue = "3000",
+            description = "First run every op at toy sizes for this long, so the JIT compiles all paths (default: ${DEFAULT-VALUE}).")
+    long jitWarmupMs;
+
     @Option(names = "--large", description = "Also run the 4096x4096 linear shape.")
     boolean large;
 
@@ -68,10 +73,14 @@ public final class BenchKernelsCommand implements Callable<Integer> {
         for (int t : counts) {
             Kernels kernels = Backends.create(backend, t);
             try (Arena arena = Arena.ofShared()) {
-                for (KernelBenchCase c : KernelBenchCase.toy(kernels, arena)) {
-                    for (int i = 0; i < 200; i++) c.body().run();
+                List<KernelBenchCase> toy = KernelBenchCase.toy(kernels, arena);
+                long jitEnd = System.nanoTime() + jitWarmupMs * 1_000_000L;
+                for (int round = 0; round < 20 || System.nanoTime() < jitEnd; round++) {
+                    for (KernelBenchCase c : toy) c.body().run();
                 }
-                for (KernelBenchCase c : KernelBenchCase.all(kernels, large, arena)) {
+                List<KernelBenchCase> cases = KernelBenchCase.all(kernels, large, arena);
+                for (KernelBenchCase c : cases) c.body().run(); // real sizes once: their loop shapes too
+                for (KernelBenchCase c : cases) {
                     if (opFilter != null && !c.op().startsWith(opFilter)) continue;
                     double ms = medianMillis(c.body(), warmup, warmupMs, repeat, cpuTime);
                     double gflops = c.flops() / (ms * 1e6);

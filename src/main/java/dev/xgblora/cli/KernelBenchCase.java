@@ -52,6 +52,13 @@ record KernelBenchCase(String op, DType dtype, long m, long n, long k, double fl
                 cases.add(new KernelBenchCase("linear_dx", dt, ROWS, n, k, flops, () -> kernels.linearBackwardInput(dy, w, dx)));
             }
             cases.add(new KernelBenchCase("linear_dw", DType.F32, ROWS, n, k, flops, () -> kernels.linearBackwardWeight(dy, x, dw)));
+            // Rank-1 adapter on the same layer (the XGBLoRA hot case): two matrix-vector products each way.
+            Tensor a = random(random, 1, k), bb = random(random, n, 1), hr = Tensor.zeros(ROWS, 1), dh = Tensor.zeros(ROWS, 1);
+            Tensor da = Tensor.zeros(1, k), dbb = Tensor.zeros(n, 1);
+            cases.add(new KernelBenchCase("lora1_fwd", DType.F32, ROWS, n, k, 2.0 * ROWS * (n + k),
+                    () -> kernels.loraForward(x, a, bb, 0.5f, hr, y)));
+            cases.add(new KernelBenchCase("lora1_bwd", DType.F32, ROWS, n, k, 4.0 * ROWS * (n + k),
+                    () -> kernels.loraBackward(dy, x, a, bb, 0.5f, hr, dh, da, dbb, dx)));
         }
         Tensor q = random(random, b, t, h, d), kk = random(random, b, t, h, d), v = random(random, b, t, h, d);
         Tensor probs = Tensor.zeros(b, h, t, t), out = Tensor.zeros(b, t, h, d), dout = random(random, b, t, h, d);

@@ -150,7 +150,7 @@ final class VectorAttention {
         for (; j + L <= n; j += L) {
             acc = FloatVector.fromArray(S, buf, r + j).fma(FloatVector.fromMemorySegment(S, ps, (p + j) * 4, LE), acc);
         }
-        float dot = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        float dot = Lanes.sum(acc);
         for (; j < n; j++) dot += buf[r + j] * ps.getAtIndex(Operand.F32, p + j);
         j = 0;
         for (; j + L <= n; j += L) {

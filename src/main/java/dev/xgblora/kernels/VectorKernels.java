@@ -9,12 +9,17 @@ import dev.xgblora.tensor.Tensor;
  * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
  * and backward, softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
  * squares, add, accumulate, scale. RoPE, embeddings and dropout delegate to the reference
- * implementation (as do norms with non-F32 gamma). Work is split by output rows
+ * implementation, as do norms with a non-F32 gamma and element-wise ops on strided views. Work is split by output rows
  * (or output columns), never across a reduction, so results do not depend on the thread count.
  */
 public final class VectorKernels implements Kernels, AutoCloseable {
     private final KernelPool pool;
     private final Kernels fallback;
+
+    /** A vector backend with one worker thread per available processor. */
+    public VectorKernels() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
 
     /** A vector backend with {@code threads} worker threads; unvectorized ops go to the reference kernels. */
     public VectorKernels(int threads) {
@@ -222,32 +227,56 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void geluForward(Tensor x, boolean tanhApprox, Tensor y) {
+        if (!flatF32(x, y)) {
+            fallback.geluForward(x, tanhApprox, y);
+            return;
+        }
         VectorOps.geluForward(pool, flat(x, "gelu x"), tanhApprox, flat(y, "gelu y"));
     }
 
     @Override
     public void geluBackward(Tensor dy, Tensor x, boolean tanhApprox, Tensor dx) {
+        if (!flatF32(dy, x, dx)) {
+            fallback.geluBackward(dy, x, tanhApprox, dx);
+            return;
+        }
         VectorOps.geluBackward(pool, flat(dy, "gelu dy"), flat(x, "gelu x"), tanhApprox, flat(dx, "gelu dx"));
     }
 
     @Override
     public void siluForward(Tensor x, Tensor y) {
+        if (!flatF32(x, y)) {
+            fallback.siluForward(x, y);
+            return;
+        }
         VectorOps.siluForward(pool, flat(x, "silu x"), null, flat(y, "silu y"));
     }
 
     @Override
     public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
+        if (!flatF32(dy, x, dx)) {
+            fallback.siluBackward(dy, x, dx);
+            return;
+        }
         if (dx == null) return;
         VectorOps.siluBackward(pool, flat(dy, "silu dy"), flat(x, "silu x"), null, flat(dx, "silu dx"), null);
     }
 
     @Override
     public void swigluForward(Tensor gate, Tensor up, Tensor out) {
+        if (!flatF32(gate, up, out)) {
+            fallback.swigluForward(gate, up, out);
+            return;
+        }
         VectorOps.siluForward(pool, flat(gate, "swiglu gate"), flat(up, "swiglu up"), flat(out, "swiglu out"));
     }
 
     @Override
     public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
+        if (!flatF32(dout, gate, up, dgate, dup)) {
+            fallback.swigluBackward(dout, gate, up, dgate, dup);
+            return;
+        }
         if (dgate == null && dup == null) return;
         VectorOps.siluBackward(pool, flat(dout, "swiglu dout"), flat(gate, "swiglu gate"), flat(up, "swiglu up"),
                 dgate == null ? null : flat(dgate, "swiglu dgate"), dup == null ? null : flat(dup, "swiglu dup"));
@@ -279,16 +308,28 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
+        if (!flatF32(a, b, out)) {
+            fallback.add(a, b, out);
+            return;
+        }
         VectorOps.add(pool, flat(a, "add a"), flat(b, "add b"), flat(out, "add out"));
     }
 
     @Override
     public void accumulate(Tensor src, float scale, Tensor dst) {
+        if (!flatF32(src, dst)) {
+            fallback.accumulate(src, scale, dst);
+            return;
+        }
         VectorOps.accumulate(pool, flat(src, "accumulate src"), scale, flat(dst, "accumulate dst"));
     }
 
     @Override
     public void scale(Tensor dst, float scale) {
+        if (!flatF32(dst)) {
+            fallback.scale(dst, scale);
+            return;
+        }
         VectorOps.scale(pool, flat(dst, "scale dst"), scale);
     }
 
@@ -321,12 +362,17 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     @Override
     public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                           float eps, float weightDecay, long step) {
+        if (!flatF32(param, grad, m, v)) {
+            fallback.adamwStep(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+            return;
+        }
         VectorOps.adamw(pool, flat(param, "adamw param"), flat(grad, "adamw grad"), flat(m, "adamw m"),
                 flat(v, "adamw v"), lr, beta1, beta2, eps, weightDecay, step);
     }
 
     @Override
     public double sumOfSquares(Tensor g) {
+        if (!flatF32(g)) return fallback.sumOfSquares(g);
         return VectorOps.sumOfSquares(pool, flat(g, "sumOfSquares g"));
     }
 
@@ -336,6 +382,12 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     private static Operand output(Tensor t, String what) {
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(what + " " + t.describe() + " must be F32");
         return Operand.of(t, what);
+    }
+
+    /** True when every non-null tensor is contiguous F32 (else the op goes to the reference kernels). */
+    private static boolean flatF32(Tensor... ts) {
+        for (Tensor t : ts) if (t != null && (t.dtype() != DType.F32 || !t.isContiguous())) return false;
+        return true;
     }
 
     /** A contiguous F32 tensor as a flat vector: (segment, element offset, length). */

@@ -74,7 +74,7 @@ final class VectorMatVec {
                 for (; p + L <= k; p += L) {
                     acc = load(w.seg(), w.dtype(), wRow + p).fma(FloatVector.fromMemorySegment(S, x.seg(), (xRow + p) * 4, LE), acc);
                 }
-                float s = acc.reduceLanes(VectorOperators.ADD);
+                float s = Lanes.sum(acc);
                 for (; p < k; p++) s += w.get(j, p) * x.seg().getAtIndex(Operand.F32, xRow + p);
                 y.setAtIndex(Operand.F32, yOff + (long) i * yRs + j, scale * s + b);
             }

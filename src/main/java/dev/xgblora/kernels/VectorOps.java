@@ -107,7 +107,7 @@ final class VectorOps {
             st(e, os, o + j);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; j < n; j++) {
             float e = (float) Math.exp(get(xs, x + j) - max);
             set(os, o + j, e);
@@ -138,7 +138,7 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) acc = ld(as, a + j).fma(ld(bs, b + j), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; j < n; j++) s += get(as, a + j) * get(bs, b + j);
         return s;
     }
@@ -147,7 +147,7 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) acc = acc.add(ld(s, a + j));
-        float r = acc.reduceLanes(VectorOperators.ADD);
+        float r = Lanes.sum(acc);
         for (; j < n; j++) r += get(s, a + j);
         return r;
     }
@@ -174,7 +174,7 @@ final class VectorOps {
                     FloatVector d = ld(x.seg(), xr + j).sub(mu);
                     acc = d.fma(d, acc);
                 }
-                float var = acc.reduceLanes(VectorOperators.ADD);
+                float var = Lanes.sum(acc);
                 for (; j < c; j++) {
                     float d = get(x.seg(), xr + j) - mu;
                     var += d * d;
@@ -217,7 +217,7 @@ final class VectorOps {
                         s1 = s1.add(dxh);
                         s2 = dxh.fma(xh, s2);
                     }
-                    float sum1 = s1.reduceLanes(VectorOperators.ADD), sum2 = s2.reduceLanes(VectorOperators.ADD);
+                    float sum1 = Lanes.sum(s1), sum2 = Lanes.sum(s2);
                     for (; j < c; j++) {
                         float dxh = get(dy.seg(), a + j) * get(g.seg(), g.offset() + j);
                         sum1 += dxh;
@@ -311,7 +311,7 @@ final class VectorOps {
                     for (; j + L <= c; j += L) {
                         acc = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j)).fma(ld(x.seg(), b + j), acc);
                     }
-                    float sum = acc.reduceLanes(VectorOperators.ADD);
+                    float sum = Lanes.sum(acc);
                     for (; j < c; j++) sum += get(dy.seg(), a + j) * get(g.seg(), g.offset() + j) * get(x.seg(), b + j);
                     float k = sum * rs / c; // mean(dy·γ·x̂)
                     float kr = k * rs;
@@ -515,7 +515,7 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) acc = acc.add(ld(s, r + j).sub(max).lanewise(VectorOperators.EXP));
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; j < n; j++) sum += (float) Math.exp(get(s, r + j) - max);
         return sum;
     }
@@ -638,7 +638,7 @@ final class VectorOps {
                     FloatVector v = ld(x.seg(), x.offset() + i);
                     acc = v.fma(v, acc);
                 }
-                double sum = acc.reduceLanes(VectorOperators.ADD);
+                double sum = Lanes.sum(acc);
                 for (; i < e; i++) {
                     double v = get(x.seg(), x.offset() + i);
                     sum += v * v;

@@ -181,6 +181,20 @@ class VectorOpsTest {
         assertClose("adamw param", pe, pa, 1e-6, 1e-6);
     }
 
+    @org.junit.jupiter.api.Test
+    void elementwiseOpsAcceptStridedViews() {
+        Random r = new Random(9);
+        Tensor a = randn(r, 1f, 5, 7).transposeLast2(), b = randn(r, 1f, 7, 5);
+        Tensor oe = Tensor.zeros(7, 5), oa = Tensor.zeros(7, 5);
+        REF.add(a, b, oe);
+        TWO.add(a, b, oa);
+        assertClose("add of a transposed view", oe, oa, 0, 0);
+        Tensor ge = Tensor.zeros(7, 5), ga = Tensor.zeros(7, 5);
+        REF.geluForward(a, false, ge);
+        TWO.geluForward(a, false, ga);
+        assertClose("gelu of a transposed view", ge, ga, 2e-6, 1e-5);
+    }
+
     @ParameterizedTest(name = "B={0} T={1} S={2} Hq={3} Hkv={4} D={5} causal={6} mask={7} threads={8}")
     @CsvSource({
             "1,1,1,1,1,1,false,false,1",

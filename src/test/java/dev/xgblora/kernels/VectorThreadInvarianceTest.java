@@ -13,9 +13,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The vector backend splits work by output rows or columns only, so 1, 2 and 3 threads must give
- * bit-identical results (a stronger property than "within rounding", and what makes runs
- * reproducible across machines with different core counts).
+ * The vector backend splits work by output rows or columns only, so 1, 2 and 3 threads give
+ * bit-identical results for every op without exponentials (linear, LoRA, norms, sums): a stronger
+ * property than "within rounding", and what makes runs reproducible across core counts. Ops with
+ * exp (softmax inside attention, cross-entropy) match within one float rounding: the JIT's
+ * vector exp and the interpreter's may differ in the last bit, whichever thread runs first.
  */
 class VectorThreadInvarianceTest {
     static final VectorKernels[] K = {new VectorKernels(1), new VectorKernels(2), new VectorKernels(3)};
@@ -27,13 +29,17 @@ class VectorThreadInvarianceTest {
 
     /** Runs op with each thread count on a fresh copy of {@code init} and asserts equal bits. */
     static void assertSameBits(String what, Tensor init, java.util.function.BiConsumer<Kernels, Tensor> op) {
+        assertSameWithin(what, init, 0f, op);
+    }
+
+    static void assertSameWithin(String what, Tensor init, float tol, java.util.function.BiConsumer<Kernels, Tensor> op) {
         float[] first = null;
         for (VectorKernels k : K) {
             Tensor out = init.copy();
             op.accept(k, out);
             float[] got = out.toFloatArray();
             if (first == null) first = got;
-            else assertArrayEquals(first, got, 0f, what + " differs between 1 and " + k.threads() + " threads");
+            else assertArrayEquals(first, got, tol, what + " differs between 1 and " + k.threads() + " threads");
         }
     }
 
@@ -68,12 +74,12 @@ class VectorThreadInvarianceTest {
         Tensor q = randn(r, 1f, b, t, hq, d), k = randn(r, 1f, b, t, hkv, d), v = randn(r, 1f, b, t, hkv, d);
         Tensor probs = Tensor.zeros(b, hq, t, t);
         new ReferenceKernels().attentionForward(q, k, v, null, true, 0.25f, probs, Tensor.zeros(b, t, hq, d));
-        assertSameBits("attention out", Tensor.zeros(b, t, hq, d),
+        assertSameWithin("attention out", Tensor.zeros(b, t, hq, d), 1e-6f,
                 (kk, out) -> kk.attentionForward(q, k, v, null, true, 0.25f, Tensor.zeros(b, hq, t, t), out));
         Tensor dout = randn(r, 1f, b, t, hq, d);
-        assertSameBits("attention dk", randn(r, 1f, b, t, hkv, d),
+        assertSameBits("attention dk (probs given)", randn(r, 1f, b, t, hkv, d),
                 (kk, dk) -> kk.attentionBackward(dout, q, k, v, probs, 0.25f, null, dk, null));
-        assertSameBits("attention dq", randn(r, 1f, b, t, hq, d),
+        assertSameBits("attention dq (probs given)", randn(r, 1f, b, t, hq, d),
                 (kk, dq) -> kk.attentionBackward(dout, q, k, v, probs, 0.25f, dq, null, null));
 
         Tensor x = randn(r, 1f, 40, 130), g = randn(r, 1f, 130), be = randn(r, 1f, 130), dy = randn(r, 1f, 40, 130);
@@ -87,6 +93,6 @@ class VectorThreadInvarianceTest {
         for (VectorKernels kk : K) assertEquals(s1, kk.sumOfSquares(big), 0.0, "sumOfSquares, " + kk.threads() + " threads");
         int[] targets = KernelTestSupport.randomInts(r, 40, 130);
         double l1 = K[0].crossEntropyForward(x, targets, -1, null);
-        for (VectorKernels kk : K) assertEquals(l1, kk.crossEntropyForward(x, targets, -1, null), 0.0, "cross-entropy");
+        for (VectorKernels kk : K) assertEquals(l1, kk.crossEntropyForward(x, targets, -1, null), 1e-6 * Math.abs(l1), "cross-entropy");
     }
 }

@@ -27,8 +27,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
+@Warmup(iterations = 4, time = 2)
+@Measurement(iterations = 3, time = 1)
 public class AttentionBench {
     static final int B = 32, H = 12, T = 64, D = 32;
 
@@ -37,6 +37,9 @@ public class AttentionBench {
 
     @Param({"vector"})
     public String backend;
+
+    /** Toy-size JIT priming before each trial, ms (-Dxgblora.bench.primeMs, passed with -jvmArgsAppend). */
+    static final long PRIME_MS = Long.getLong("xgblora.bench.primeMs", 3000);
 
     Kernels kernels;
     Tensor q, k, v, probs, out, dout, dq, dk, dv;
@@ -56,6 +59,7 @@ public class AttentionBench {
         dk = Tensor.zeros(B, T, H, D);
         dv = Tensor.zeros(B, T, H, D);
         kernels.attentionForward(q, k, v, null, false, scale, probs, out);
+        JitPrimer.prime(kernels, PRIME_MS);
     }
 
     @TearDown(Level.Trial)

@@ -29,8 +29,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:+UseParallelGC"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
+@Warmup(iterations = 4, time = 2)
+@Measurement(iterations = 3, time = 1)
 public class LinearBench {
     static final int ROWS = 2048;
 
@@ -46,6 +46,9 @@ public class LinearBench {
 
     @Param({"vector"})
     public String backend;
+
+    /** Toy-size JIT priming before each trial, ms (-Dxgblora.bench.primeMs, passed with -jvmArgsAppend). */
+    static final long PRIME_MS = Long.getLong("xgblora.bench.primeMs", 3000);
 
     Kernels kernels;
     Arena arena;
@@ -64,6 +67,7 @@ public class LinearBench {
         w = DType.valueOf(dtype) == DType.F32 ? w32 : w32.toDType(DType.valueOf(dtype), arena);
         y = Tensor.zeros(ROWS, n);
         dx = Tensor.zeros(ROWS, k);
+        JitPrimer.prime(kernels, PRIME_MS);
     }
 
     @TearDown(Level.Trial)
