@@ -92,6 +92,12 @@ public final class RunReport {
         Path file = dir.resolve(FILE);
         try {
             Html.write(d, file);
+            // the temporary file it came from was private to the owner; a report is for reading
+            try {
+                Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException notPosix) {
+                // keep the file system's default
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
