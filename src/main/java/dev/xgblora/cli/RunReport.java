@@ -32,6 +32,7 @@ public final class RunReport {
         Map<Long, Double> train = new TreeMap<>(), validLoss = new TreeMap<>(), metric = new TreeMap<>();
         Map<Integer, ReportData.Round> rounds = new TreeMap<>();
         String metricName = "accuracy";
+        String plan = null;
         try (BufferedReader r = Files.newBufferedReader(runLog, StandardCharsets.UTF_8)) {
             String line;
             int lineNo = 0;
@@ -47,6 +48,7 @@ public final class RunReport {
                     throw new IllegalArgumentException(runLog + ":" + lineNo + ": not a JSON object: " + e.getMessage(), e);
                 }
                 switch (n.path("type").asText()) {
+                    case "start" -> plan = n.path("plan").asText(null);
                     case "step" -> put(train, n.path("step").asLong(), n.path("loss"));
                     case "eval" -> {
                         long step = n.path("step").asLong();
@@ -76,6 +78,8 @@ public final class RunReport {
         d.title = title;
         d.numLayers = numLayers;
         d.metricName = metricName;
+        // the concrete schedule (rounds, κ, rank, scale, layers per round) that method defaults resolved to
+        if (plan != null) d.settings.put("plan", plan);
         train.forEach((s, v) -> d.trainLoss.add(new ReportData.Point(s, v)));
         validLoss.forEach((s, v) -> d.validationLoss.add(new ReportData.Point(s, v)));
         metric.forEach((s, v) -> d.metric.add(new ReportData.Point(s, v)));

@@ -39,6 +39,7 @@ class RunReportTest {
             assertTrue(r.deltaNorm() > 0, "a trained booster has a non-zero norm");
         }
 
+        assertEquals(t.scheduler().plan().describe(), d.settings.get("plan"));
         d.settings.put("method", "xgblora");
         d.finalMetrics.put("accuracy", "0.5");
         Path page = RunReport.write(d, dir);
