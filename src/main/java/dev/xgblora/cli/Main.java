@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 TrainCommand.class,
                 EvalCommand.class,
                 PredictCommand.class,
+                ExportCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -23,8 +23,8 @@ public final class TrainRun {
     }
 
     public static FineTuneBuilder.Outcome execute(FineTune.Job job, Kernels k, ProgressRenderer progress, Map<String, String> settings,
-                                                  String title, PrintStream out) {
-        FineTuneBuilder.Outcome o = FineTuneBuilder.run(job, k, progress, true);
+                                                  String title, PrintStream out, boolean baseline) {
+        FineTuneBuilder.Outcome o = FineTuneBuilder.run(job, k, progress, baseline);
         int layers = ModelConfig.load(job.modelDir()).numLayers();
         Map<String, String> table = table(o);
         Path report = null;
