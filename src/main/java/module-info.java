@@ -7,6 +7,10 @@ module dev.xgblora {
     requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
     requires ai.djl.tokenizers;
     requires ai.djl.api;
+    // DJL's jars are automatic modules, which cannot declare what they need; on the module path the
+    // explicit module org.slf4j (DJL's NativeResource logs through it) is resolved only because we
+    // name it. Unused by our own code; ModulePathConsumerTest fails without it.
+    requires org.slf4j;
 
     exports dev.xgblora.tensor;
     exports dev.xgblora.kernels;

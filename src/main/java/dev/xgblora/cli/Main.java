@@ -15,6 +15,9 @@ import picocli.CommandLine.Command;
                 ScoreCommand.class,
                 GenerateCommand.class,
                 TrainCommand.class,
+                EvalCommand.class,
+                PredictCommand.class,
+                ExportCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,41 +1,65 @@
 package dev.xgblora.cli;
 
 import dev.xgblora.adapt.BoostConfig;
-import dev.xgblora.adapt.BoostingScheduler;
 import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.ModelCache;
 import dev.xgblora.kernels.Backends;
-import dev.xgblora.kernels.Kernels;
 import dev.xgblora.train.DataOptions;
 import dev.xgblora.train.EncoderClassifier;
-import dev.xgblora.train.EvalResult;
 import dev.xgblora.train.FineTune;
+import dev.xgblora.train.FineTuneBuilder;
 import dev.xgblora.train.LabelMap;
 import dev.xgblora.train.LrSchedule;
-import dev.xgblora.train.ProgressListener;
 import dev.xgblora.train.Task;
 import dev.xgblora.train.TrainConfig;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** Fine-tunes a model on a data file with XGBLoRA, LoRA, ReLoRA, CoLA or full fine-tuning. */
-@Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Fine-tune a model (classification on BERT-family encoders) and export the merged model and a PEFT adapter.",
-        footer = {"", "Example (SST-2 with all-MiniLM-L6-v2, XGBLoRA rank 1, 2 of 6 layers per booster):",
-                "  xgblora train --model minilm --train ../shared/data/sst2/train.tsv --valid ../shared/data/sst2/dev.tsv \\",
-                "      --method xgblora --steps 2105 --lr 1e-3 --head-lr 5e-4 --output runs/sst2-xgb"})
+/**
+ * Fine-tunes a model on a data file with XGBLoRA, LoRA, ReLoRA, CoLA or full fine-tuning. With no
+ * arguments it runs the built-in default job: XGBLoRA on all-MiniLM-L6-v2 over SST-2 (or the Rotten
+ * Tomatoes corpus where SST-2 is absent, see {@link DemoData}) with a budget of a few minutes.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, defaultValueProvider = ConfigDefaults.class,
+        description = {"Fine-tune a model (classification on BERT-family encoders; sft/lm on Llama-family decoders), evaluate it before and after,",
+                "and write the run log, report.html, the merged model and a PEFT adapter into --output.",
+                "With no arguments: the built-in default job (XGBLoRA on all-MiniLM-L6-v2 and SST-2, " + TrainCommand.DEFAULT_STEPS + " steps)."},
+        footer = {"", "Examples:",
+                "  # built-in default job: MiniLM + SST-2 (or Rotten Tomatoes)",
+                "  xgblora train",
+                "  # one epoch of SST-2 with XGBLoRA",
+                "  xgblora train --train ../shared/data/sst2/train.tsv \\",
+                "      --valid ../shared/data/sst2/dev.tsv --epochs 1 --output runs/sst2-xgb",
+                "  # options from a JSON/YAML file (keys = long option names); flags win",
+                "  xgblora train --config run.yaml --steps 100",
+                "",
+                "Per-method defaults: --lr xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5;",
+                "--head-lr 5e-4; --rank xgblora 1, others 8; xgblora: kappa 50, L_s = a third",
+                "of the layers, random layers per round."})
 public final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (config.json, safetensors, tokenizer.json), or 'minilm' for the bundled all-MiniLM-L6-v2.")
+    /** Budget of the built-in default job (measured: a few minutes on 2 cores). */
+    static final int DEFAULT_STEPS = 300;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Options from a JSON or YAML file: keys are the long option names without dashes; flags on the command line win.")
+    Path config;
+    @Option(names = "--model", defaultValue = "minilm", paramLabel = "DIR", description = "Model directory (config.json, safetensors, tokenizer.json), or 'minilm' (default) for the bundled all-MiniLM-L6-v2.")
     String model;
-    @Option(names = "--train", required = true, paramLabel = "FILE", description = "Training data: .tsv, .csv, .jsonl (or .txt for lm).")
+    @Option(names = "--train", paramLabel = "FILE", description = "Training data: .tsv, .csv, .jsonl (or .txt for lm). Default: SST-2 from ../shared/data, xgblora.data or XGBLORA_DATA, else the Rotten Tomatoes corpus.")
     Path train;
-    @Option(names = "--valid", paramLabel = "FILE", description = "Validation data, evaluated every --eval-every steps and at the end.")
+    @Option(names = "--valid", paramLabel = "FILE", description = "Validation data, evaluated before training, every --eval-every steps and at the end.")
     Path valid;
     @Option(names = "--task", defaultValue = "classify", description = "classify (default), sft or lm.")
     String task;
@@ -50,15 +74,15 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--method", defaultValue = "xgblora", description = "xgblora (default), lora, full, relora or cola.")
     String method;
-    @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps (default: --epochs over the training set).")
+    @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps (default: --epochs over the training set; the default job: " + DEFAULT_STEPS + ").")
     int steps;
-    @Option(names = "--epochs", defaultValue = "1", description = "Epochs when --steps is not given (default 1).")
-    double epochs;
+    @Option(names = "--epochs", description = "Epochs when --steps is not given (default 1).")
+    Double epochs;
     @Option(names = "--batch-size", defaultValue = "32") int batchSize;
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.") int gradAccum;
     @Option(names = "--max-length", defaultValue = "64", description = "Tokens per example (dynamic padding below it).") int maxLength;
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Learning rate of adapters (all weights for full).") double lr;
-    @Option(names = "--head-lr", description = "Learning rate of the classification head (default: --lr).") Double headLr;
+    @Option(names = "--lr", description = "Learning rate of adapters (all weights for full); default per method: xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5.") Double lr;
+    @Option(names = "--head-lr", defaultValue = "5e-4", description = "Learning rate of the classification head (default 5e-4).") Double headLr;
     @Option(names = "--weight-decay", defaultValue = "0.01", description = "AdamW decoupled weight decay (none on biases and norms).") float weightDecay;
     @Option(names = "--warmup-ratio", defaultValue = "0.06") double warmupRatio;
     @Option(names = "--schedule", defaultValue = "linear", description = "linear, cosine or constant decay after warmup.") String schedule;
@@ -85,51 +109,87 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0: only at the end).") int evalEvery;
     @Option(names = "--eval-each-round", description = "Also evaluate after every booster round (logged with the round).") boolean evalEachRound;
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint every N steps into OUTPUT/checkpoints (0: never).") int checkpointEvery;
-    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Output directory: run.jsonl, labels.json, checkpoints/, merged/, adapter/.")
+    @Option(names = "--output", paramLabel = "DIR", description = "Output directory: run.jsonl, report.html, train-config.json, labels.json, checkpoints/, merged/, adapter/ (default: runs/<time>-<method>).")
     Path output;
     @Option(names = "--resume", description = "Continue from the newest checkpoint in OUTPUT/checkpoints.") boolean resume;
     @Option(names = "--no-export", description = "Do not write merged/ and adapter/.") boolean noExport;
+    @Option(names = "--no-baseline", description = "Skip evaluating the untrained model before training.") boolean noBaseline;
+    @Option(names = "--json", description = "Progress as one JSON object per line (step, round, eval, message, final).") boolean json;
+    @Option(names = "--quiet", description = "Print only the final results table.") boolean quiet;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
+        ProgressRenderer progress = ProgressRenderer.forConsole(json, quiet, Math.max(50, logEvery));
+        boolean builtIn = train == null;
+        String dataName = train == null ? null : train.getFileName().toString();
+        if (builtIn) {
+            DemoData.Files2 d = DemoData.resolve(progress::onMessage);
+            dataName = d.name();
+            train = d.train();
+            if (valid == null) valid = d.dev();
+            if (steps == 0 && epochs == null) {
+                steps = DEFAULT_STEPS;
+                if (evalEvery == 0) evalEvery = 100;
+            }
+            progress.onMessage("built-in default job: " + method + " on " + d.name() + ", " + (steps > 0 ? steps + " steps" : epochs + " epoch(s)"));
+        }
+        if (output == null) {
+            output = Path.of("runs", java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))
+                    + "-" + method.toLowerCase(Locale.ROOT));
+        }
+        FineTune.Job job = job();
+        Map<String, String> settings = settings();
+        if (!resume) writeSettings(settings, output.resolve(SETTINGS_FILE));
+        String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
+        FineTuneBuilder.Outcome o = TrainRun.execute(job, Backends.defaults(), progress, settings, title, System.out, !noBaseline);
+        return o.steps() > 0 ? 0 : 1;
+    }
+
+    /** The effective options of a run, written into its output directory; {@code xgblora export} reads them back. */
+    static final String SETTINGS_FILE = "train-config.json";
+
+    /** The job these options describe (data files and output must be set). */
+    FineTune.Job job() {
         Path modelDir = model.equalsIgnoreCase("minilm") ? ModelCache.miniLm() : Path.of(model);
+        Preset preset = Preset.parse(method);
+        double adapterLr = lr != null ? lr : switch (preset) {
+            case XGBLORA -> 1e-3;
+            case FULL -> 2e-5;
+            default -> 5e-4;
+        };
         DataOptions data = new DataOptions(Task.parse(task), textColumn, pairColumn, labelColumn, skipMalformed, new LabelMap());
-        BoostConfig b = BoostConfig.of(Preset.parse(method)).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
+        BoostConfig b = BoostConfig.of(preset).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
                 .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed);
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
-        TrainConfig c = new TrainConfig().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
-                .lr(lr).headLr(headLr == null ? Double.NaN : headLr).weightDecay(weightDecay).warmupRatio(warmupRatio)
+        TrainConfig c = new TrainConfig().steps(steps).epochs(epochs == null ? 1 : epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
+                .lr(adapterLr).headLr(headLr == null ? Double.NaN : headLr).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
                 .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)));
-        Kernels k = Backends.defaults();
-        FineTune.Result r = FineTune.run(new FineTune.Job(modelDir, train, valid, data, b, c, output, resume, !noExport, !noExport), k,
-                new ConsoleProgress());
-        System.out.printf("done in %.1f s%s%n", r.seconds(), r.eval() == null ? "" : "; validation: " + r.eval().describe());
-        return 0;
+        return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume, !noExport, !noExport);
     }
 
-    /** One line per logged step, round and evaluation. */
-    static final class ConsoleProgress implements ProgressListener {
-        @Override
-        public void onStep(StepInfo s) {
-            System.out.printf("step %d/%d  epoch %d  loss %.4f  lr %.2e  %.0f tok/s%s%s%n", s.step(), s.totalSteps(), s.epoch(), s.loss(),
-                    s.lr(), s.tokensPerSecond(), s.round() >= 0 ? "  round " + s.round() : "", s.skipped() ? "  (skipped: non-finite)" : "");
+    /** Option name → value for every option that has one (the report's settings and train-config.json). */
+    Map<String, String> settings() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (OptionSpec o : spec.options()) {
+            String key = ConfigDefaults.key(o);
+            if (o.usageHelp() || o.versionHelp() || NOT_SETTINGS.contains(key)) continue;
+            Object v = o.getValue();
+            if (v == null) continue;
+            m.put(key, v instanceof List<?> l ? String.join(",", l.stream().map(String::valueOf).toList())
+                    : v instanceof Path p ? p.toAbsolutePath().normalize().toString() : String.valueOf(v));
         }
+        // the learning rate the method's default gave, so that the file reproduces the run
+        if (lr == null) m.put("lr", String.valueOf(job().train().lr));
+        return m;
+    }
 
-        @Override
-        public void onRound(BoostingScheduler.RoundSummary r, double meanLoss) {
-            System.out.printf("round %d  layers %s  loss %.4f  |ΔW| %.4f%n", r.round(), Arrays.toString(r.layers()), meanLoss, r.deltaNorm());
-        }
+    private static final java.util.Set<String> NOT_SETTINGS = java.util.Set.of("config", "json", "quiet", "resume");
 
-        @Override
-        public void onEval(int step, EvalResult e) {
-            System.out.println("eval @" + step + ": " + e.describe());
-        }
-
-        @Override
-        public void onMessage(String m) {
-            System.out.println(m);
-        }
+    private static void writeSettings(Map<String, String> settings, Path file) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(file.getParent());
+        dev.xgblora.io.AtomicFiles.writeString(file, new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+                .writeValueAsString(settings) + "\n");
     }
 }

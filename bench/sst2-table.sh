@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The SST-2 reproduction table: all-MiniLM-L6-v2, batch 32, max 64 tokens, one epoch of SST-2
+# train (2,105 steps) per method at the same step budget, seed 0, evaluated on SST-2 dev:
+#   head only   head lr 1e-3; there is no head-only method, so one rank-1 booster on the top layer's
+#               output projection at lr 0 stands in (it never changes: B starts at zero)
+#   full        every weight, lr 2e-5 (the usual BERT fine-tuning rate), head lr 5e-4
+#   lora        r=8, alpha 16, all linear modules of all 6 layers, lr 5e-4 (head too)
+#   xgblora     r=1, alpha 16, L_s=2 of 6 layers, kappa=50, adapters lr 1e-3, head lr 5e-4
+# Prints a markdown table: dev accuracy, training tokens/s, wall time, peak resident memory,
+# trainable parameters per step and cumulative.
+#
+# Usage: bench/sst2-table.sh [--steps N] [--methods "head full lora xgblora"] [--data DIR] [--out DIR]
+#   --steps N   shorter runs (default: one epoch); --data: directory holding sst2/ (default ../shared/data)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+steps=0
+methods="head full lora xgblora"
+data="${XGBLORA_DATA:-$here/../shared/data}"
+out="$here/runs/sst2-table-$(date -u +%Y%m%d-%H%M%S)"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --steps) steps="$2"; shift 2 ;;
+    --methods) methods="$2"; shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+train="$data/sst2/train.tsv"; dev="$data/sst2/dev.tsv"
+[ -f "$train" ] && [ -f "$dev" ] || { echo "SST-2 not found at $data/sst2 (pass --data DIR or set XGBLORA_DATA)" >&2; exit 1; }
+mkdir -p "$out"
+budget=(); [ "$steps" -gt 0 ] && budget=(--steps "$steps")
+common=(--model minilm --train "$train" --valid "$dev" --batch-size 32 --max-length 64 --seed 0 --warmup-ratio 0.06
+        --schedule linear --no-export --no-baseline --json --log-every 10)
+
+args_for() {
+  case "$1" in
+    head) echo "--method xgblora --rank 1 --layer-selection all --targets encoder.layer.5.output.dense --lr 0 --head-lr 1e-3 --kappa 1000000" ;;
+    full) echo "--method full --lr 2e-5 --head-lr 5e-4" ;;
+    lora) echo "--method lora --rank 8 --alpha 16 --targets all --lr 5e-4 --head-lr 5e-4" ;;
+    xgblora) echo "--method xgblora --rank 1 --alpha 16 --layers-per-booster 2 --kappa 50 --targets all --lr 1e-3 --head-lr 5e-4" ;;
+    *) echo "unknown method $1" >&2; exit 2 ;;
+  esac
+}
+
+# make sure the jar is built before timing anything
+"$here/xgblora" --version >/dev/null
+
+for m in $methods; do
+  dir="$out/$m"
+  rm -rf "$dir"
+  echo "== $m: $(args_for "$m") ${budget[*]:-}" >&2
+  start=$(date +%s%N)
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -v -o "$out/$m.time" "$here/xgblora" train "${common[@]}" $(args_for "$m") "${budget[@]}" --output "$dir" > "$out/$m.jsonl"
+    peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/$m.time")
+  else
+    # no GNU time: sample the process' high-water mark (VmHWM) until it exits
+    "$here/xgblora" train "${common[@]}" $(args_for "$m") "${budget[@]}" --output "$dir" > "$out/$m.jsonl" &
+    pid=$!; peak_kb=0
+    while kill -0 "$pid" 2>/dev/null; do
+      v=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      [ -n "$v" ] && [ "$v" -gt "$peak_kb" ] && peak_kb=$v
+      sleep 0.5
+    done
+    wait "$pid"
+  fi
+  end=$(date +%s%N)
+  echo "$m $(( (end - start) / 1000000 )) $peak_kb" >> "$out/summary.txt"
+done
+
+python3 - "$out" $methods <<'PY'
+import json, sys, os
+out, methods = sys.argv[1], sys.argv[2:]
+names = {"head": "head only", "full": "full fine-tuning", "lora": "LoRA r=8", "xgblora": "XGBLoRA r=1, L_s=2, κ=50"}
+meta = {}
+for line in open(os.path.join(out, "summary.txt")):
+    m, wall, kb = line.split()
+    meta[m] = (int(wall) / 1000, int(kb))
+print("| method | steps | dev accuracy | training tokens/s | wall time (process) | peak RSS | trainable params / step | cumulative |")
+print("|---|---|---|---|---|---|---|---|")
+for m in methods:
+    final = None
+    for line in open(os.path.join(out, m + ".jsonl")):
+        line = line.strip()
+        if line.startswith("{"):
+            o = json.loads(line)
+            if o.get("type") == "final":
+                final = o
+    if final is None:
+        print(f"| {names[m]} | failed: no final record in {m}.jsonl | | | | | | |")
+        continue
+    wall, kb = meta[m]
+    acc = final.get("after_accuracy")
+    print(f"| {names[m]} | {final['steps']} | {100 * acc:.2f} % | {final['tokens_per_s']:,.0f} | {wall:.0f} s | {kb / 1024:,.0f} MiB "
+          f"| {final['trainable_params_per_step']:,} | {final['trainable_params_cumulative']:,} |")
+PY
+echo "runs and logs: $out" >&2

@@ -1,0 +1,127 @@
+package dev.xgblora.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xgblora.io.WeightStore;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** xgblora train on a tiny BERT: results table, report.html, train-config.json, --json progress, --config, and export of a checkpoint. */
+class TrainCommandTest {
+    @TempDir
+    static Path dir;
+    static Path model, data;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        model = TinyModelDir.create(dir.resolve("tiny"));
+        data = TinyModelDir.sentiment(dir.resolve("toy.tsv"), 48, 2);
+    }
+
+    /** Runs the CLI with System.out captured (train prints its progress and table there). */
+    private static String run(String... args) {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        int code;
+        try {
+            System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            code = new CommandLine(new Main()).setErr(new PrintWriter(err)).setOut(new PrintWriter(System.out, true)).execute(args);
+        } finally {
+            System.setOut(saved);
+        }
+        String out = bytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, err + "\n" + out);
+        return out;
+    }
+
+    private String[] trainArgs(Path out, String... extra) {
+        List<String> a = new java.util.ArrayList<>(List.of("train", "--model", model.toString(), "--train", data.toString(), "--valid",
+                data.toString(), "--steps", "8", "--kappa", "2", "--batch-size", "8", "--lr", "1e-2", "--head-lr", "1e-2",
+                "--log-every", "1", "--output", out.toString()));
+        a.addAll(List.of(extra));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void trainPrintsTheTableAndWritesReportSettingsAndExports() throws Exception {
+        Path out = dir.resolve("run");
+        String stdout = run(trainArgs(out, "--quiet", "--checkpoint-every", "4"));
+        assertFalse(stdout.contains("step 1/8"), "--quiet shows no progress: " + stdout);
+        for (String row : List.of("accuracy (before → after)", "F1 (before → after)", "steps", "wall time", "training tokens/s",
+                "trainable params per step", "trainable params cumulative", "report", "merged model", "PEFT adapter")) {
+            assertTrue(stdout.contains(row), row + " missing in\n" + stdout);
+        }
+        String html = Files.readString(out.resolve("report.html"));
+        assertEquals(4, count(html, "class=\"cell\""), "4 rounds x L_s=1 (a third of 3 layers)");
+        assertEquals(4, count(html, "class=\"bar\""));
+        assertTrue(html.contains("id=\"metric-chart\"") && html.contains("id=\"settings\""));
+        JsonNode cfg = new ObjectMapper().readTree(out.resolve("train-config.json").toFile());
+        assertEquals("8", cfg.get("steps").asText());
+        assertEquals(data.toAbsolutePath().toString(), cfg.get("train").asText());
+        assertTrue(Files.isRegularFile(out.resolve("merged/model.safetensors")));
+
+        // export the step-4 checkpoint: two rounds merged, as a model and as an adapter
+        Path exp = dir.resolve("exp");
+        String msg = run("export", "--checkpoint", out.resolve("checkpoints").toString(), "--output", exp.toString());
+        assertTrue(msg.contains("step 4"), msg);
+        try (WeightStore a = WeightStore.open(exp.resolve("adapter/adapter_model.safetensors"));
+             WeightStore m = WeightStore.open(exp.resolve("merged/model.safetensors"));
+             WeightStore fin = WeightStore.open(out.resolve("merged/model.safetensors"))) {
+            assertTrue(a.names().stream().anyMatch(n -> n.contains("lora_A")), a.names().toString());
+            assertTrue(m.has("classifier.weight"));
+            float[] mid = m.tensor("classifier.weight").toFloatArray(), end = fin.tensor("classifier.weight").toFloatArray();
+            assertFalse(java.util.Arrays.equals(mid, end), "the step-4 head differs from the step-8 head");
+        }
+    }
+
+    @Test
+    void jsonProgressIsOneObjectPerLineEndingWithTheFinalRecord() throws Exception {
+        String stdout = run(trainArgs(dir.resolve("json"), "--json", "--no-export"));
+        List<JsonNode> ev = new java.util.ArrayList<>();
+        for (String l : stdout.lines().toList()) ev.add(new ObjectMapper().readTree(l));
+        assertEquals(8, ev.stream().filter(n -> n.get("type").asText().equals("step")).count());
+        assertEquals(4, ev.stream().filter(n -> n.get("type").asText().equals("round")).count());
+        JsonNode fin = ev.get(ev.size() - 1);
+        assertEquals("final", fin.get("type").asText());
+        assertEquals(8, fin.get("steps").asInt());
+        assertTrue(fin.has("before_accuracy") && fin.has("after_accuracy"));
+        assertTrue(fin.get("merged").isNull(), "--no-export");
+    }
+
+    @Test
+    void configFileFillsTrainOptionsAndFlagsWin() throws Exception {
+        Path f = dir.resolve("run.yaml");
+        Files.writeString(f, "method: lora\nrank: 4\nkappa: 7\nsteps: 100\ntargets: [query, value]\nbucket: true\n");
+        TrainCommand t = new TrainCommand();
+        new CommandLine(t).parseArgs("--config", f.toString(), "--steps", "5", "--model", model.toString());
+        assertEquals("lora", t.method);
+        assertEquals(4, t.rank);
+        assertEquals(7, t.kappa);
+        assertEquals(5, t.steps);
+        assertEquals(List.of("query", "value"), t.targets);
+        assertTrue(t.bucket);
+        assertEquals(5e-4, t.job().train().lr, 0, "lora's default learning rate");
+    }
+
+    private static int count(String s, String needle) {
+        Matcher m = Pattern.compile(Pattern.quote(needle)).matcher(s);
+        int n = 0;
+        while (m.find()) n++;
+        return n;
+    }
+}
