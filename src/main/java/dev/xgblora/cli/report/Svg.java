@@ -5,7 +5,7 @@ import java.util.Locale;
 
 /** Small hand-written SVG charts: a line chart with up to a few series, bars, and a heat map. */
 final class Svg {
-    static final int W = 640, H = 260, LEFT = 56, RIGHT = 16, TOP = 16, BOTTOM = 36;
+    static final int W = 640, H = 260, LEFT = 56, RIGHT = 16, TOP = 28, BOTTOM = 36;
     private static final String[] COLORS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
 
     private Svg() {}
@@ -25,7 +25,7 @@ final class Svg {
         if (minX == Double.MAX_VALUE) return sb.append(text(W / 2.0, H / 2.0, "no data", "middle")).append("</svg>").toString();
         if (maxX == minX) maxX = minX + 1;
         if (maxY == minY) { maxY += 0.5; minY -= 0.5; }
-        axes(sb, minX, maxX, minY, maxY, "step", yLabel);
+        axes(sb, minX, maxX, minY, maxY, "step", yLabel, true);
         for (int i = 0; i < series.size(); i++) {
             Series s = series.get(i);
             String color = COLORS[i % COLORS.length];
@@ -43,8 +43,8 @@ final class Svg {
                             .append("\" r=\"2.5\" fill=\"").append(color).append("\"/>\n");
                 }
             }
-            sb.append("<rect x=\"").append(LEFT + 10 + i * 150).append("\" y=\"").append(TOP).append("\" width=\"10\" height=\"10\" fill=\"").append(color).append("\"/>")
-                    .append(text(LEFT + 24 + i * 150, TOP + 9, s.label(), "start")).append('\n');
+            sb.append("<rect x=\"").append(LEFT + 10 + i * 150).append("\" y=\"").append(4).append("\" width=\"10\" height=\"10\" fill=\"").append(color).append("\"/>")
+                    .append(text(LEFT + 24 + i * 150, 13, s.label(), "start")).append('\n');
         }
         return sb.append("</svg>").toString();
     }
@@ -55,7 +55,11 @@ final class Svg {
         double maxY = bars.stream().mapToDouble(ReportData.Point::value).filter(Double::isFinite).max().orElse(1);
         if (maxY <= 0) maxY = 1;
         double minX = bars.get(0).step() - 0.5, maxX = bars.get(bars.size() - 1).step() + 0.5;
-        axes(sb, minX, maxX, 0, maxY, xLabel, yLabel);
+        axes(sb, minX, maxX, 0, maxY, xLabel, yLabel, false);
+        int labelEvery = Math.max(1, bars.size() / 12);
+        for (int i = 0; i < bars.size(); i += labelEvery) {
+            sb.append(text(x(bars.get(i).step(), minX, maxX), H - BOTTOM + 14, String.valueOf(bars.get(i).step()), "middle"));
+        }
         double bw = Math.max(1, (W - LEFT - RIGHT) / (maxX - minX) * 0.8);
         for (ReportData.Point p : bars) {
             double top = y(p.value(), 0, maxY);
@@ -83,7 +87,7 @@ final class Svg {
                         .append("\" fill=\"#d62728\"/>\n");
             }
         }
-        sb.append(text(LEFT + (W - LEFT - RIGHT) / 2.0, H - 6, "boosting round (1.." + rounds.size() + ")", "middle"));
+        sb.append(text(LEFT + (W - LEFT - RIGHT) / 2.0, H - 6, rounds.isEmpty() ? "boosting round" : "boosting round (" + rounds.get(0).round() + ".." + rounds.get(rounds.size() - 1).round() + ")", "middle"));
         return sb.append("</svg>").toString();
     }
 
@@ -92,7 +96,8 @@ final class Svg {
                 + "\" width=\"" + W + "\" height=\"" + H + "\" font-family=\"sans-serif\" font-size=\"11\">\n");
     }
 
-    private static void axes(StringBuilder sb, double minX, double maxX, double minY, double maxY, String xLabel, String yLabel) {
+    private static void axes(StringBuilder sb, double minX, double maxX, double minY, double maxY, String xLabel, String yLabel,
+                     boolean xTicks) {
         sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(H - BOTTOM).append("\" x2=\"").append(W - RIGHT)
                 .append("\" y2=\"").append(H - BOTTOM).append("\" stroke=\"#333\"/>\n");
         sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(TOP).append("\" x2=\"").append(LEFT)
@@ -103,7 +108,7 @@ final class Svg {
             sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(fmt(py)).append("\" x2=\"").append(W - RIGHT)
                     .append("\" y2=\"").append(fmt(py)).append("\" stroke=\"#eee\"/>\n");
             sb.append(text(LEFT - 4, py + 4, fmt(vy), "end"));
-            sb.append(text(px, H - BOTTOM + 14, String.valueOf(Math.round(vx)), "middle"));
+            if (xTicks) sb.append(text(px, H - BOTTOM + 14, String.valueOf(Math.round(vx)), "middle"));
         }
         sb.append(text(LEFT + (W - LEFT - RIGHT) / 2.0, H - 4, xLabel, "middle"));
         sb.append("<text x=\"12\" y=\"").append(fmt(TOP + (H - TOP - BOTTOM) / 2.0)).append("\" text-anchor=\"middle\" transform=\"rotate(-90 12 ")
