@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,14 +72,7 @@ public record ModelConfig(
     public static ModelConfig load(Path configJsonOrDir) {
         Path file = Files.isDirectory(configJsonOrDir) ? configJsonOrDir.resolve(FILE) : configJsonOrDir;
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException("no model config at " + file);
-        JsonNode root;
-        try {
-            root = SafeTensorsHeader.JSON.readTree(Files.readString(file));
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        }
+        JsonNode root = JsonFiles.read(file);
         if (!(root instanceof ObjectNode obj)) throw new IllegalArgumentException(file + ": not a JSON object");
         return fromJson(obj, file.toString());
     }

@@ -3,7 +3,6 @@ package dev.xgblora.io;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.util.PairList;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
@@ -68,14 +67,7 @@ public final class Tokenizer implements AutoCloseable {
         Path file = Files.isDirectory(tokenizerJsonOrDir) ? tokenizerJsonOrDir.resolve(FILE) : tokenizerJsonOrDir;
         file = file.toAbsolutePath();
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException("no tokenizer at " + file);
-        JsonNode root;
-        try {
-            root = SafeTensorsHeader.JSON.readTree(Files.readString(file));
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        }
+        JsonNode root = JsonFiles.read(file);
         Map<String, Integer> vocab = readVocab(root, file);
         int size = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
         int pad = padId(root, vocab);

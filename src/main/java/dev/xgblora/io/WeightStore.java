@@ -1,6 +1,5 @@
 package dev.xgblora.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
@@ -85,14 +84,7 @@ public final class WeightStore implements AutoCloseable {
 
     /** The weight_map of a sharded checkpoint's index: tensor name → shard file name. */
     private static Map<String, String> readIndex(Path index) {
-        JsonNode root;
-        try {
-            root = SafeTensorsHeader.JSON.readTree(Files.readString(index));
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(index + ": not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + index, e);
-        }
+        JsonNode root = JsonFiles.read(index);
         JsonNode map = root == null ? null : root.get("weight_map");
         if (map == null || !map.isObject()) throw new IllegalArgumentException(index + ": missing object 'weight_map'");
         Map<String, String> out = new TreeMap<>();

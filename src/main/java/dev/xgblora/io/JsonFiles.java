@@ -1,0 +1,25 @@
+package dev.xgblora.io;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Reads the JSON files of a model directory with one kind of error: the file and what is wrong. */
+public final class JsonFiles {
+    private JsonFiles() {
+    }
+
+    /** The parsed file (duplicate keys rejected); a parse error names the file. */
+    public static JsonNode read(Path file) {
+        try {
+            return SafeTensorsHeader.JSON.readTree(Files.readString(file));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+}
