@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # The SST-2 reproduction table: all-MiniLM-L6-v2, batch 32, max 64 tokens, one epoch of SST-2
 # train (2,105 steps) per method at the same step budget, seed 0, evaluated on SST-2 dev:
-#   head only   head lr 1e-3; there is no head-only method, so one rank-1 booster on the top layer's
-#               output projection at lr 0 stands in (it never changes: B starts at zero)
+#   head only   backbone frozen (--method head), head lr 1e-3
 #   full        every weight, lr 2e-5 (the usual BERT fine-tuning rate), head lr 5e-4
 #   lora        r=8, alpha 16, all linear modules of all 6 layers, lr 5e-4 (head too)
 #   xgblora     r=1, alpha 16, L_s=2 of 6 layers, kappa=50, adapters lr 1e-3, head lr 5e-4
 # Prints a markdown table: dev accuracy, training tokens/s, wall time, peak resident memory,
 # trainable parameters per step and cumulative.
 #
-# Usage: bench/sst2-table.sh [--steps N] [--methods "head full lora xgblora"] [--data DIR] [--out DIR]
+# Usage: bench/sst2-table.sh [--steps N] [--methods "head full lora xgblora"] [--data DIR] [--out DIR] [--print-only]
 #   --steps N   shorter runs (default: one epoch); --data: directory holding sst2/ (default ../shared/data)
+#   --print-only  print the table of the runs already in --out (e.g. methods run in separate calls)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 steps=0
+print_only=0
 methods="head full lora xgblora"
 data="${XGBLORA_DATA:-$here/../shared/data}"
 out="$here/runs/sst2-table-$(date -u +%Y%m%d-%H%M%S)"
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --methods) methods="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --print-only) print_only=1; shift ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -36,7 +38,7 @@ common=(--model minilm --train "$train" --valid "$dev" --batch-size 32 --max-len
 
 args_for() {
   case "$1" in
-    head) echo "--method xgblora --rank 1 --layer-selection all --targets encoder.layer.5.output.dense --lr 0 --head-lr 1e-3 --kappa 1000000" ;;
+    head) echo "--method head --head-lr 1e-3" ;;
     full) echo "--method full --lr 2e-5 --head-lr 5e-4" ;;
     lora) echo "--method lora --rank 8 --alpha 16 --targets all --lr 5e-4 --head-lr 5e-4" ;;
     xgblora) echo "--method xgblora --rank 1 --alpha 16 --layers-per-booster 2 --kappa 50 --targets all --lr 1e-3 --head-lr 5e-4" ;;
@@ -45,9 +47,10 @@ args_for() {
 }
 
 # make sure the jar is built before timing anything
-"$here/xgblora" --version >/dev/null
+[ "$print_only" = 1 ] || "$here/xgblora" --version >/dev/null
 
 for m in $methods; do
+  [ "$print_only" = 1 ] && break
   dir="$out/$m"
   rm -rf "$dir"
   echo "== $m: $(args_for "$m") ${budget[*]:-}" >&2

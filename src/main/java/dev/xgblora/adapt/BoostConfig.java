@@ -64,14 +64,14 @@ public final class BoostConfig {
     public BoostPlan plan(int totalSteps, int numLayers) {
         if (totalSteps <= 0) throw new IllegalArgumentException("total steps must be positive: " + totalSteps);
         if (dropout < 0 || dropout >= 1) throw new IllegalArgumentException("LoRA dropout must be in [0, 1), got " + dropout);
-        if (preset == Preset.FULL) return new BoostPlan(preset, 0, totalSteps, 0, 0, 0f, LayerSelection.ALL, 0);
+        if (preset == Preset.FULL || preset == Preset.HEAD) return new BoostPlan(preset, 0, totalSteps, 0, 0, 0f, LayerSelection.ALL, 0);
         int r = rank > 0 ? rank : (preset == Preset.XGBLORA ? 1 : 8);
         int steps = switch (preset) {
             case LORA -> totalSteps;
             case XGBLORA -> stepsPerRound > 0 ? stepsPerRound : 50;
             case RELORA -> stepsPerRound > 0 ? stepsPerRound : Math.max(1, (int) Math.ceil(totalSteps / 4.0));
             case COLA -> stepsPerRound > 0 ? stepsPerRound : (int) Math.ceil(totalSteps / (double) (rounds > 0 ? rounds : 3));
-            case FULL -> throw new AssertionError();
+            case FULL, HEAD -> throw new AssertionError();
         };
         steps = Math.min(steps, totalSteps);
         LayerSelection sel = selection != null ? selection : (preset == Preset.XGBLORA ? LayerSelection.RANDOM : LayerSelection.ALL);

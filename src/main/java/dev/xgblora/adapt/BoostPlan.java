@@ -3,13 +3,19 @@ package dev.xgblora.adapt;
 /**
  * The resolved schedule of a run: {@code rounds} rounds of {@code stepsPerRound} steps (the last
  * may be shorter), each attaching rank-{@code rank} adapters with scale s to the targets of
- * {@code layersPerRound} layers chosen by {@code selection}. rounds = 0 means full fine-tuning.
+ * {@code layersPerRound} layers chosen by {@code selection}. rounds = 0 means no adapters: full
+ * fine-tuning, or the head alone.
  * {@code rewarmSteps} &gt; 0 asks for a jagged LR re-warmup after each restart.
  */
 public record BoostPlan(Preset preset, int rounds, int stepsPerRound, int layersPerRound, int rank, float scale,
                         LayerSelection selection, int rewarmSteps) {
     public boolean usesAdapters() {
         return rounds > 0;
+    }
+
+    /** Whether every backbone weight trains (full fine-tuning); the head trains in every method. */
+    public boolean trainsBackbone() {
+        return preset == Preset.FULL;
     }
 
     /** Round that owns global step {@code step} (counted from 0). */
@@ -28,6 +34,7 @@ public record BoostPlan(Preset preset, int rounds, int stepsPerRound, int layers
     }
 
     public String describe() {
+        if (preset == Preset.HEAD) return "head: backbone frozen, only the task head trains";
         if (!usesAdapters()) return preset.id() + ": all weights trainable";
         return preset.id() + ": " + rounds + " round(s) x " + stepsPerRound + " steps, rank " + rank + ", scale "
                 + scale + ", " + layersPerRound + " layer(s)/round (" + selection.name().toLowerCase(java.util.Locale.ROOT) + ")"

@@ -4,6 +4,8 @@ import java.util.Locale;
 
 /** The methods the one boosting scheduler runs (see the spec's table). */
 public enum Preset {
+    /** Backbone frozen, only the task head trains: the baseline every other method has to beat. */
+    HEAD,
     /** All weights trainable, no adapters. */
     FULL,
     /** One rank-r adapter on every layer for the whole run, merged only at the end. */
@@ -19,7 +21,7 @@ public enum Preset {
         try {
             return valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown method '" + s + "' (expected full, lora, xgblora, relora or cola)");
+            throw new IllegalArgumentException("unknown method '" + s + "' (expected head, full, lora, xgblora, relora or cola)");
         }
     }
 

@@ -43,7 +43,7 @@ import picocli.CommandLine.Spec;
                 "  # options from a JSON/YAML file (keys = long option names); flags win",
                 "  xgblora train --config run.yaml --steps 100",
                 "",
-                "Per-method defaults: --lr xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5;",
+                "Per-method defaults: --lr xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5 (head: unused);",
                 "--head-lr 5e-4; --rank xgblora 1, others 8; xgblora: kappa 50, L_s = a third",
                 "of the layers, random layers per round."})
 public final class TrainCommand implements Callable<Integer> {
@@ -72,7 +72,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--skip-malformed", description = "Skip and count malformed rows instead of stopping at the first.")
     boolean skipMalformed;
 
-    @Option(names = "--method", defaultValue = "xgblora", description = "xgblora (default), lora, full, relora or cola.")
+    @Option(names = "--method", defaultValue = "xgblora", description = "xgblora (default), lora, full, head (backbone frozen), relora or cola.")
     String method;
     @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps (default: --epochs over the training set; the default job: " + DEFAULT_STEPS + ").")
     int steps;
@@ -81,7 +81,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "32") int batchSize;
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.") int gradAccum;
     @Option(names = "--max-length", defaultValue = "64", description = "Tokens per example (dynamic padding below it).") int maxLength;
-    @Option(names = "--lr", description = "Learning rate of adapters (all weights for full); default per method: xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5.") Double lr;
+    @Option(names = "--lr", description = "Learning rate of adapters (all weights for full); default per method: xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5; head: unused.") Double lr;
     @Option(names = "--head-lr", defaultValue = "5e-4", description = "Learning rate of the classification head (default 5e-4).") Double headLr;
     @Option(names = "--weight-decay", defaultValue = "0.01", description = "AdamW decoupled weight decay (none on biases and norms).") float weightDecay;
     @Option(names = "--warmup-ratio", defaultValue = "0.06") double warmupRatio;

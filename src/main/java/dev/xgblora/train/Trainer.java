@@ -61,7 +61,7 @@ public final class Trainer {
         this.schedule = new LrSchedule(1.0, warmup, totalSteps, cfg.decay, rewarm > 0 ? plan.stepsPerRound() : 0, rewarm);
         this.boosterOpt = AdamW.standard(k, cfg.weightDecay);
         this.otherOpt = AdamW.standard(k, cfg.weightDecay);
-        if (!plan.usesAdapters()) {
+        if (plan.trainsBackbone()) {
             for (Param p : model.backboneParams()) {
                 p.setTrainable(true);
                 otherOpt.add(p, (float) cfg.lr);

@@ -38,6 +38,12 @@ class BoostConfigTest {
         assertEquals(0, c.rewarmSteps());
 
         assertFalse(BoostConfig.of(Preset.FULL).plan(10, 6).usesAdapters());
+        assertTrue(BoostConfig.of(Preset.FULL).plan(10, 6).trainsBackbone());
+        BoostPlan head = BoostConfig.of(Preset.HEAD).plan(10, 6);
+        assertFalse(head.usesAdapters());
+        assertFalse(head.trainsBackbone());
+        assertEquals(Preset.HEAD, Preset.parse(" Head "));
+        assertFalse(BoostConfig.of(Preset.XGBLORA).plan(10, 6).trainsBackbone());
         assertEquals(16f / 2f, BoostConfig.of(Preset.LORA).rank(4).rsLora(true).plan(10, 6).scale());
         assertThrows(IllegalArgumentException.class, () -> BoostConfig.of(Preset.LORA).dropout(1f).plan(10, 6));
         assertEquals(8, BoostConfig.of(Preset.LORA).dropout(0.1f).plan(10, 6).rank());

@@ -77,6 +77,24 @@ class TrainerTest {
     }
 
     @Test
+    void headOnlyTrainsTheHeadAndLeavesTheBackboneBitForBit() {
+        Dataset d = TinyModels.sentiment(32, 1);
+        EncoderClassifier m = TinyModels.classifier(11);
+        List<float[]> backbone = m.backboneParams().stream().map(p -> p.value().toFloatArray()).toList();
+        float[] head = m.headParams().get(0).value().toFloatArray();
+        Trainer t = new Trainer(m, TinyModels.data(d), null, BoostConfig.of(Preset.HEAD), cfg(4), new ReferenceKernels());
+        t.run();
+        for (int i = 0; i < backbone.size(); i++) {
+            assertArrayEquals(backbone.get(i), m.backboneParams().get(i).value().toFloatArray(), m.backboneParams().get(i).name());
+            assertFalse(m.backboneParams().get(i).trainable(), m.backboneParams().get(i).name());
+        }
+        assertFalse(java.util.Arrays.equals(head, m.headParams().get(0).value().toFloatArray()), "the head trained");
+        assertEquals(2 * 16 + 2, t.trainableParamsPerStep(), "head weight [2,16] + bias [2]");
+        assertEquals(t.trainableParamsPerStep(), t.cumulativeTrainableParams());
+        assertTrue(t.scheduler().boosters().isEmpty());
+    }
+
+    @Test
     void accumulatedHalfBatchesGiveTheFullBatchGradient() {
         List<Example> ex = new java.util.ArrayList<>();
         String[] words = {"good", "bad", "film", "plot"};
