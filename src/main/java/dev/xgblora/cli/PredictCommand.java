@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
         footer = {"", "Example (a run's merged model on the SST-2 dev sentences; labels in the file are ignored):",
                 "  xgblora predict --model runs/sst2-xgb/merged --input ../shared/data/sst2/dev.tsv --output predictions.jsonl",
                 "Input: .tsv/.csv (the 'sentence'/'text' column or --text-column), .jsonl (key 'text' or --text-column),",
+                "sentence pairs with --pair-column (e.g. --text-column sentence1 --pair-column sentence2),",
                 "anything else one text per line. Output line: {\"line\":2,\"text\":...,\"label\":\"1\",\"label_id\":1,\"probabilities\":{\"0\":0.1,\"1\":0.9}}"})
 public final class PredictCommand implements Callable<Integer> {
     @Spec
@@ -40,18 +41,21 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "FILE", description = "JSONL output (default: standard output).")
     Path output;
     @Option(names = "--text-column", description = "Text column/key.") String textColumn;
+    @Option(names = "--pair-column", description = "Second-sentence column/key of sentence-pair input (the model must have been trained on pairs).")
+    String pairColumn;
     @Option(names = "--max-length", defaultValue = "64") int maxLength;
     @Option(names = "--batch-size", defaultValue = "64") int batchSize;
     @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls: as the model was trained.") String pooling;
 
     @Override
     public Integer call() throws Exception {
-        List<Example> ex = readTexts(input, textColumn);
+        List<Example> ex = readTexts(input, textColumn, pairColumn);
         List<SavedClassifier.Scored> scored;
         List<String> names;
         try (SavedClassifier c = SavedClassifier.load(model, Backends.defaults(), maxLength,
                 EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)))) {
-            scored = c.predict(ex.stream().map(Example::text).toList(), null, batchSize);
+            List<String> pairs = pairColumn == null ? null : ex.stream().map(Example::pair).toList();
+            scored = c.predict(ex.stream().map(Example::text).toList(), pairs, batchSize);
             names = c.labels().names();
         }
         StringBuilder sb = new StringBuilder();
@@ -61,6 +65,7 @@ public final class PredictCommand implements Callable<Integer> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("line", ex.get(i).line());
             m.put("text", ex.get(i).text());
+            if (ex.get(i).pair() != null) m.put("pair", ex.get(i).pair());
             m.put("label", s.name());
             m.put("label_id", s.label());
             Map<String, Double> p = new LinkedHashMap<>();
@@ -79,12 +84,13 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     /** Texts of a table/JSONL file (its text column), or of a plain file (one per non-blank line). */
-    static List<Example> readTexts(Path file, String textColumn) throws Exception {
+    static List<Example> readTexts(Path file, String textColumn, String pairColumn) throws Exception {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".tsv") || name.endsWith(".csv") || name.endsWith(".jsonl") || name.endsWith(".json")) {
-            // the lm task reads just a text column: labels, if any, are ignored
-            return DatasetReader.read(file, new DataOptions(Task.LM, textColumn, null, null, false, null)).examples();
+            // the lm task reads a text (and pair) column: labels, if any, are ignored
+            return DatasetReader.read(file, new DataOptions(Task.LM, textColumn, pairColumn, null, false, null)).examples();
         }
+        if (pairColumn != null) throw new IllegalArgumentException(file + ": --pair-column needs a .tsv, .csv or .jsonl file");
         List<Example> out = new ArrayList<>();
         List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         for (int i = 0; i < lines.size(); i++) if (!lines.get(i).isBlank()) out.add(Example.text(lines.get(i).strip(), i + 1));

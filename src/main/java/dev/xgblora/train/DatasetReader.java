@@ -94,8 +94,9 @@ public final class DatasetReader {
                 }
                 case SFT -> new Columns(find(file, header, opt.textColumn() == null ? "prompt" : opt.textColumn(), true),
                         find(file, header, opt.pairColumn() == null ? "completion" : opt.pairColumn(), true), -1);
+                // a pair only when --pair-column names one (unlabelled classifier input for predict)
                 case LM -> new Columns(opt.textColumn() != null ? find(file, header, opt.textColumn(), true)
-                        : defaultText(file, header, -1), -1, -1);
+                        : defaultText(file, header, -1), opt.pairColumn() == null ? -1 : find(file, header, opt.pairColumn(), true), -1);
             };
         }
 
@@ -123,7 +124,7 @@ public final class DatasetReader {
             return switch (opt.task()) {
                 case CLASSIFY -> Example.classify(t, pair < 0 ? null : row.get(pair), labelId(file, line, row.get(label).trim(), opt), line);
                 case SFT -> Example.sft(t, row.get(pair), line);
-                case LM -> Example.text(t, line);
+                case LM -> pair < 0 ? Example.text(t, line) : Example.input(t, row.get(pair), line);
             };
         }
     }
@@ -247,7 +248,9 @@ public final class DatasetReader {
             }
             case SFT -> Example.sft(field(file, line, n, opt.textColumn(), "prompt"),
                     field(file, line, n, opt.pairColumn(), "completion"), line);
-            case LM -> Example.text(field(file, line, n, opt.textColumn(), "text"), line);
+            case LM -> opt.pairColumn() == null ? Example.text(field(file, line, n, opt.textColumn(), "text"), line)
+                    : Example.input(field(file, line, n, opt.textColumn(), "text", "sentence", "sentence1"),
+                            field(file, line, n, opt.pairColumn()), line);
         };
     }
 

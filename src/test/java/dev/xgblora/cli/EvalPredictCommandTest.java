@@ -90,6 +90,39 @@ class EvalPredictCommandTest {
     }
 
     @Test
+    void predictReadsSentencePairsAndScoresThemAsPairs() throws Exception {
+        Path tsv = dir.resolve("pairs.tsv"), jsonl = dir.resolve("pairs.jsonl");
+        List<String> a = List.of("a wonderful film", "boring plot", "great acting"), b = List.of("truly awful", "yet moving", "fine");
+        StringBuilder t = new StringBuilder("sentence1\tsentence2\tlabel\n"), j = new StringBuilder();
+        for (int i = 0; i < a.size(); i++) {
+            t.append(a.get(i)).append('\t').append(b.get(i)).append("\t0\n");
+            j.append("{\"sentence1\":\"").append(a.get(i)).append("\",\"sentence2\":\"").append(b.get(i)).append("\"}\n");
+        }
+        Files.writeString(tsv, t);
+        Files.writeString(jsonl, j);
+        List<dev.xgblora.train.SavedClassifier.Scored> pairs, singles;
+        try (var c = dev.xgblora.train.SavedClassifier.load(run.merged(), dev.xgblora.kernels.Backends.defaults(), 64,
+                dev.xgblora.train.EncoderClassifier.PoolingMode.MEAN)) {
+            pairs = c.predict(a, b, 64);
+            singles = c.predict(a, null, 64);
+        }
+        ObjectMapper json = new ObjectMapper();
+        for (Path in : List.of(tsv, jsonl)) {
+            List<String> lines = cli("predict", "--model", run.merged().toString(), "--input", in.toString(),
+                    "--text-column", "sentence1", "--pair-column", "sentence2")[0].lines().toList();
+            assertEquals(a.size(), lines.size(), in.toString());
+            for (int i = 0; i < a.size(); i++) {
+                JsonNode n = json.readTree(lines.get(i));
+                assertEquals(b.get(i), n.get("pair").asText());
+                assertEquals(pairs.get(i).probabilities()[1], n.get("probabilities").get("1").asDouble(), 1e-12, in + " row " + i);
+            }
+        }
+        boolean differs = false;
+        for (int i = 0; i < a.size(); i++) differs |= Math.abs(pairs.get(i).probabilities()[1] - singles.get(i).probabilities()[1]) > 1e-6;
+        assertTrue(differs, "the second sentence changes the prediction");
+    }
+
+    @Test
     void aModelWithoutHeadIsRefusedClearly() {
         StringWriter err = new StringWriter();
         int code = new CommandLine(new Main()).setErr(new PrintWriter(err)).setExecutionExceptionHandler((e, c, p) -> {
