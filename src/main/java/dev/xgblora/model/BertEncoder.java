@@ -27,7 +27,7 @@ import java.util.function.Function;
  * <p>Backward runs only as deep as needed: layers below {@link #firstLayerNeedingGrad()} run
  * forward only, into shared buffers, and keep no activations. Not thread-safe.
  */
-public final class BertEncoder {
+public final class BertEncoder implements Backbone {
     /** Module name of the attention output projection (HF attention.output.dense). */
     public static final String ATTN_OUT = "attn_out";
     /** All linear module names in a layer, in forward order. */

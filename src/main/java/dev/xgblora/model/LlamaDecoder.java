@@ -20,7 +20,7 @@ import java.util.function.Function;
  * {@link #backward} accumulates every trainable gradient. Buffers are allocated per batch shape
  * (B, T) and reused while it stays the same.
  */
-public final class LlamaDecoder implements AutoCloseable {
+public final class LlamaDecoder implements Backbone, AutoCloseable {
     public static final int IGNORE_INDEX = -100;
 
     private final ModelConfig config;

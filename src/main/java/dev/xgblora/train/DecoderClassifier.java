@@ -1,38 +1,28 @@
 package dev.xgblora.train;
 
-import dev.xgblora.kernels.Kernels;
 import dev.xgblora.model.Linear;
 import dev.xgblora.model.LlamaDecoder;
 import dev.xgblora.model.Param;
 import dev.xgblora.tensor.Tensor;
 import java.util.List;
-import java.util.Random;
 
 /**
  * Sequence classification on a Llama-family decoder, as transformers' *ForSequenceClassification:
  * the final hidden state of each row's last non-padding token (right padding) goes through a
  * bias-free head {@code score} [classes, hidden] initialised N(0, 0.02).
  */
-public final class DecoderClassifier implements TaskModel {
+public final class DecoderClassifier extends BackboneTask {
     private final LlamaDecoder decoder;
-    private final Kernels k;
     private final Linear head;
     private final int classes;
     private Tensor pooled, logits;
     private int[] last;
 
     public DecoderClassifier(LlamaDecoder decoder, int classes, long seed) {
-        if (classes < 2) throw new IllegalArgumentException("classification needs at least 2 classes, got " + classes);
+        super(decoder);
         this.decoder = decoder;
-        this.k = decoder.kernels();
         this.classes = classes;
-        int c = decoder.config().hiddenSize();
-        Random rng = new Random(seed);
-        float[] w = new float[classes * c];
-        for (int i = 0; i < w.length; i++) w[i] = (float) (rng.nextGaussian() * 0.02);
-        Param weight = new Param("score.weight", Tensor.fromArray(w, classes, c), true);
-        weight.setTrainable(true);
-        this.head = new Linear("score", -1, "score", weight, null);
+        this.head = ClassifierHead.create("score", classes, decoder.config().hiddenSize(), false, seed);
     }
 
     static String family(String modelType) {
@@ -50,21 +40,6 @@ public final class DecoderClassifier implements TaskModel {
 
     public Tensor lastLogits() {
         return logits;
-    }
-
-    @Override
-    public int numLayers() {
-        return decoder.numLayers();
-    }
-
-    @Override
-    public List<Linear> linears() {
-        return decoder.linears();
-    }
-
-    @Override
-    public List<Param> backboneParams() {
-        return decoder.params();
     }
 
     @Override
@@ -116,13 +91,7 @@ public final class DecoderClassifier implements TaskModel {
         forward(batch.tokens());
         double loss = k.crossEntropyForward(logits, batch.labels(), Batch.IGNORE, null);
         int n = batch.size();
-        int[] pred = new int[n];
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            for (int c = 1; c < classes; c++) if (logits.get(i, c) > logits.get(i, best)) best = c;
-            pred[i] = best;
-        }
-        return new Prediction(loss * n, n, pred);
+        return new Prediction(loss * n, n, ClassifierHead.argmax(logits, n));
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.xgblora.train;
 
-import dev.xgblora.model.Linear;
 import dev.xgblora.model.LlamaDecoder;
 import dev.xgblora.model.Param;
 import java.util.List;
@@ -12,30 +11,16 @@ import java.util.Locale;
  * for sft); the decoder shifts labels itself, so they are handed over unshifted
  * (label[t+1] = target[t]); the target of a row's last position has no slot and is dropped.
  */
-public final class DecoderLm implements TaskModel {
+public final class DecoderLm extends BackboneTask {
     private final LlamaDecoder decoder;
 
     public DecoderLm(LlamaDecoder decoder) {
+        super(decoder);
         this.decoder = decoder;
     }
 
     public LlamaDecoder decoder() {
         return decoder;
-    }
-
-    @Override
-    public int numLayers() {
-        return decoder.numLayers();
-    }
-
-    @Override
-    public List<Linear> linears() {
-        return decoder.linears();
-    }
-
-    @Override
-    public List<Param> backboneParams() {
-        return decoder.params();
     }
 
     @Override

@@ -1,43 +1,31 @@
 package dev.xgblora.train;
 
-import dev.xgblora.kernels.Kernels;
 import dev.xgblora.model.BertEncoder;
 import dev.xgblora.model.Linear;
 import dev.xgblora.model.Param;
 import dev.xgblora.model.Pooling;
 import dev.xgblora.tensor.Tensor;
 import java.util.List;
-import java.util.Random;
 
 /**
  * Sequence classification on a BERT-family encoder: mean (over the mask) or CLS pooling, then a
  * linear head {@code classifier} [classes, hidden] initialised N(0, 0.02) with zero bias
  * (transformers' names), cross-entropy loss.
  */
-public final class EncoderClassifier implements TaskModel {
+public final class EncoderClassifier extends BackboneTask {
     public enum PoolingMode { MEAN, CLS }
 
     private final BertEncoder encoder;
-    private final Kernels k;
     private final PoolingMode pooling;
     private final Linear head;
     private final int classes;
 
     public EncoderClassifier(BertEncoder encoder, int classes, PoolingMode pooling, long seed) {
+        super(encoder);
         this.encoder = encoder;
-        this.k = encoder.kernels();
         this.pooling = pooling;
         this.classes = classes;
-        if (classes < 2) throw new IllegalArgumentException("classification needs at least 2 classes, got " + classes);
-        int c = encoder.hiddenSize();
-        Random rng = new Random(seed);
-        float[] w = new float[classes * c];
-        for (int i = 0; i < w.length; i++) w[i] = (float) (rng.nextGaussian() * 0.02);
-        Param weight = new Param("classifier.weight", Tensor.fromArray(w, classes, c), true);
-        Param bias = new Param("classifier.bias", Tensor.zeros(classes), false);
-        weight.setTrainable(true);
-        bias.setTrainable(true);
-        this.head = new Linear("classifier", -1, "classifier", weight, bias);
+        this.head = ClassifierHead.create("classifier", classes, encoder.hiddenSize(), true, seed);
     }
 
     public BertEncoder encoder() {
@@ -50,21 +38,6 @@ public final class EncoderClassifier implements TaskModel {
 
     public int classes() {
         return classes;
-    }
-
-    @Override
-    public int numLayers() {
-        return encoder.numLayers();
-    }
-
-    @Override
-    public List<Linear> linears() {
-        return encoder.linears();
-    }
-
-    @Override
-    public List<Param> backboneParams() {
-        return encoder.params();
     }
 
     @Override
@@ -134,13 +107,7 @@ public final class EncoderClassifier implements TaskModel {
         EncodedBatch t = batch.tokens();
         forward(t);
         double loss = k.crossEntropyForward(logits, batch.labels(), Batch.IGNORE, null);
-        int[] pred = new int[t.batch()];
-        for (int i = 0; i < t.batch(); i++) {
-            int best = 0;
-            for (int c = 1; c < classes; c++) if (logits.get(i, c) > logits.get(i, best)) best = c;
-            pred[i] = best;
-        }
-        return new Prediction(loss * t.batch(), t.batch(), pred);
+        return new Prediction(loss * t.batch(), t.batch(), ClassifierHead.argmax(logits, t.batch()));
     }
 
     /** The logits of the last forward [batch, classes] (tests). */
