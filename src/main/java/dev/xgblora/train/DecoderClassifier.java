@@ -13,16 +13,13 @@ import java.util.List;
  */
 public final class DecoderClassifier extends BackboneTask {
     private final LlamaDecoder decoder;
-    private final Linear head;
-    private final int classes;
-    private Tensor pooled, logits;
+    private final ClassifierHead head;
     private int[] last;
 
     public DecoderClassifier(LlamaDecoder decoder, int classes, long seed) {
         super(decoder);
         this.decoder = decoder;
-        this.classes = classes;
-        this.head = ClassifierHead.create("score", classes, decoder.config().hiddenSize(), false, seed);
+        this.head = new ClassifierHead(k, "score", classes, decoder.config().hiddenSize(), false, seed);
     }
 
     static String family(String modelType) {
@@ -35,16 +32,16 @@ public final class DecoderClassifier extends BackboneTask {
     }
 
     public Linear head() {
-        return head;
+        return head.linear();
     }
 
     public Tensor lastLogits() {
-        return logits;
+        return head.logits();
     }
 
     @Override
     public List<Param> headParams() {
-        return List.of(head.weight());
+        return List.of(head.linear().weight());
     }
 
     private Tensor forward(EncodedBatch t) {
@@ -52,10 +49,7 @@ public final class DecoderClassifier extends BackboneTask {
         int[][] mask = EncoderClassifier.rows(t.mask(), t.batch(), t.seqLen());
         Tensor hidden = decoder.forwardHidden(ids, mask);
         int c = decoder.config().hiddenSize();
-        if (pooled == null || pooled.dim(0) != t.batch()) {
-            pooled = Tensor.zeros(t.batch(), c);
-            logits = Tensor.zeros(t.batch(), classes);
-        }
+        Tensor pooled = head.pooled(t.batch());
         last = new int[t.batch()];
         for (int i = 0; i < t.batch(); i++) {
             int n = 0;
@@ -63,35 +57,29 @@ public final class DecoderClassifier extends BackboneTask {
             last[i] = i * t.seqLen() + Math.max(0, n - 1);
             for (int x = 0; x < c; x++) pooled.set(i, x, hidden.get(last[i], x));
         }
-        head.forward(k, pooled, logits);
+        head.forward();
         return hidden;
     }
 
     @Override
     public double trainStep(Batch batch, float gradScale) {
-        EncodedBatch t = batch.tokens();
-        Tensor hidden = forward(t);
-        double loss = k.crossEntropyForward(logits, batch.labels(), Batch.IGNORE, null);
-        Tensor dLogits = Tensor.zeros(t.batch(), classes);
-        k.crossEntropyBackward(logits, batch.labels(), Batch.IGNORE, gradScale / t.batch(), dLogits);
-        Tensor dPooled = Tensor.zeros(t.batch(), decoder.config().hiddenSize());
-        head.backward(k, dLogits, pooled, dPooled);
+        Tensor hidden = forward(batch.tokens());
+        ClassifierHead.LossAndGrad g = head.backward(batch.labels(), gradScale);
         if (decoder.lowestBackwardLayer() < decoder.numLayers() || decoder.finalNorm().trainable()) {
             Tensor dHidden = Tensor.zeros(hidden.shape());
-            for (int i = 0; i < t.batch(); i++) {
+            Tensor dPooled = g.dPooled();
+            for (int i = 0; i < last.length; i++) {
                 for (int x = 0; x < dPooled.dim(1); x++) dHidden.set(last[i], x, dPooled.get(i, x));
             }
             decoder.backwardFromHidden(dHidden);
         }
-        return loss;
+        return g.loss();
     }
 
     @Override
     public Prediction predict(Batch batch) {
         forward(batch.tokens());
-        double loss = k.crossEntropyForward(logits, batch.labels(), Batch.IGNORE, null);
-        int n = batch.size();
-        return new Prediction(loss * n, n, ClassifierHead.argmax(logits, n));
+        return head.predict(batch.labels());
     }
 
     @Override

@@ -17,15 +17,14 @@ public final class EncoderClassifier extends BackboneTask {
 
     private final BertEncoder encoder;
     private final PoolingMode pooling;
-    private final Linear head;
-    private final int classes;
+    private final ClassifierHead head;
+    private int[][] mask;
 
     public EncoderClassifier(BertEncoder encoder, int classes, PoolingMode pooling, long seed) {
         super(encoder);
         this.encoder = encoder;
         this.pooling = pooling;
-        this.classes = classes;
-        this.head = ClassifierHead.create("classifier", classes, encoder.hiddenSize(), true, seed);
+        this.head = new ClassifierHead(k, "classifier", classes, encoder.hiddenSize(), true, seed);
     }
 
     public BertEncoder encoder() {
@@ -33,16 +32,16 @@ public final class EncoderClassifier extends BackboneTask {
     }
 
     public Linear head() {
-        return head;
+        return head.linear();
     }
 
     public int classes() {
-        return classes;
+        return head.classes();
     }
 
     @Override
     public List<Param> headParams() {
-        return List.of(head.weight(), head.bias());
+        return List.of(head.linear().weight(), head.linear().bias());
     }
 
     /** BertForSequenceClassification keeps the encoder under "bert."; heads are "classifier.*". */
@@ -66,21 +65,15 @@ public final class EncoderClassifier extends BackboneTask {
         return List.of("classifier");
     }
 
-    private int[][] mask;
-    private Tensor pooled, logits;
-
     private Tensor forward(EncodedBatch t) {
         int[][] ids = rows(t.ids(), t.batch(), t.seqLen());
         mask = rows(t.mask(), t.batch(), t.seqLen());
         int[][] types = t.typeIds() == null ? null : rows(t.typeIds(), t.batch(), t.seqLen());
         Tensor hidden = encoder.forward(ids, mask, types);
-        if (pooled == null || pooled.dim(0) != t.batch()) {
-            pooled = Tensor.zeros(t.batch(), encoder.hiddenSize());
-            logits = Tensor.zeros(t.batch(), classes);
-        }
+        Tensor pooled = head.pooled(t.batch());
         if (pooling == PoolingMode.MEAN) Pooling.meanForward(hidden, mask, pooled);
         else Pooling.clsForward(hidden, t.seqLen(), pooled);
-        head.forward(k, pooled, logits);
+        head.forward();
         return hidden;
     }
 
@@ -88,31 +81,25 @@ public final class EncoderClassifier extends BackboneTask {
     public double trainStep(Batch batch, float gradScale) {
         EncodedBatch t = batch.tokens();
         Tensor hidden = forward(t);
-        double loss = k.crossEntropyForward(logits, batch.labels(), Batch.IGNORE, null);
-        Tensor dLogits = Tensor.zeros(t.batch(), classes);
-        k.crossEntropyBackward(logits, batch.labels(), Batch.IGNORE, gradScale / t.batch(), dLogits);
-        Tensor dPooled = Tensor.zeros(t.batch(), encoder.hiddenSize());
-        head.backward(k, dLogits, pooled, dPooled);
+        ClassifierHead.LossAndGrad g = head.backward(batch.labels(), gradScale);
         if (encoder.firstLayerNeedingGrad() < encoder.numLayers() || encoder.embeddingsTrainable()) {
             Tensor dHidden = Tensor.zeros(hidden.shape());
-            if (pooling == PoolingMode.MEAN) Pooling.meanBackward(dPooled, mask, dHidden);
-            else Pooling.clsBackward(dPooled, t.seqLen(), dHidden);
+            if (pooling == PoolingMode.MEAN) Pooling.meanBackward(g.dPooled(), mask, dHidden);
+            else Pooling.clsBackward(g.dPooled(), t.seqLen(), dHidden);
             encoder.backward(dHidden);
         }
-        return loss;
+        return g.loss();
     }
 
     @Override
     public Prediction predict(Batch batch) {
-        EncodedBatch t = batch.tokens();
-        forward(t);
-        double loss = k.crossEntropyForward(logits, batch.labels(), Batch.IGNORE, null);
-        return new Prediction(loss * t.batch(), t.batch(), ClassifierHead.argmax(logits, t.batch()));
+        forward(batch.tokens());
+        return head.predict(batch.labels());
     }
 
     /** The logits of the last forward [batch, classes] (tests). */
     public Tensor lastLogits() {
-        return logits;
+        return head.logits();
     }
 
     static int[][] rows(int[] flat, int b, int t) {
