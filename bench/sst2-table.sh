@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The SST-2 reproduction table: all-MiniLM-L6-v2, batch 32, max 64 tokens, one epoch of SST-2
-# train (2,105 steps) per method at the same step budget, seed 0, evaluated on SST-2 dev:
+# train (2,105 steps) per method at the same step budget, seed 0 (or --seed), evaluated on SST-2 dev:
 #   head only   backbone frozen (--method head), head lr 1e-3
 #   full        every weight, lr 2e-5 (the usual BERT fine-tuning rate), head lr 5e-4
 #   lora        r=8, alpha 16, all linear modules of all 6 layers, lr 5e-4 (head too)
@@ -8,12 +8,14 @@
 # Prints a markdown table: dev accuracy, training tokens/s, wall time, peak resident memory,
 # trainable parameters per step and cumulative.
 #
-# Usage: bench/sst2-table.sh [--steps N] [--methods "head full lora xgblora"] [--data DIR] [--out DIR] [--print-only]
-#   --steps N   shorter runs (default: one epoch); --data: directory holding sst2/ (default ../shared/data)
+# Usage: bench/sst2-table.sh [--steps N] [--methods "head full lora xgblora"] [--seed S] [--data DIR] [--out DIR] [--print-only]
+#   --steps N   shorter runs (default: one epoch); --seed S: another seed (data order, init, layer choice; default 0)
+#   --data DIR  directory holding sst2/ (default ../shared/data)
 #   --print-only  print the table of the runs already in --out (e.g. methods run in separate calls)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 steps=0
+seed=0
 print_only=0
 methods="head full lora xgblora"
 data="${XGBLORA_DATA:-$here/../shared/data}"
@@ -22,10 +24,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --steps) steps="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --print-only) print_only=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -33,7 +36,7 @@ train="$data/sst2/train.tsv"; dev="$data/sst2/dev.tsv"
 [ -f "$train" ] && [ -f "$dev" ] || { echo "SST-2 not found at $data/sst2 (pass --data DIR or set XGBLORA_DATA)" >&2; exit 1; }
 mkdir -p "$out"
 budget=(); [ "$steps" -gt 0 ] && budget=(--steps "$steps")
-common=(--model minilm --train "$train" --valid "$dev" --batch-size 32 --max-length 64 --seed 0 --warmup-ratio 0.06
+common=(--model minilm --train "$train" --valid "$dev" --batch-size 32 --max-length 64 --seed "$seed" --warmup-ratio 0.06
         --schedule linear --no-export --no-baseline --json --log-every 10)
 
 args_for() {
