@@ -5,8 +5,10 @@
 #   full        every weight, lr 2e-5 (the usual BERT fine-tuning rate), head lr 5e-4
 #   lora        r=8, alpha 16, all linear modules of all 6 layers, lr 5e-4 (head too)
 #   xgblora     r=1, alpha 16, L_s=2 of 6 layers, kappa=50, adapters lr 1e-3, head lr 5e-4
-# Prints a markdown table: dev accuracy, training tokens/s, wall time, peak resident memory,
-# trainable parameters per step and cumulative.
+# Prints a markdown table: dev accuracy, training tokens/s, wall time, peak resident memory (with
+# the heap capped at 2 GiB unless XGBLORA_JAVA_OPTS says otherwise, since a JVM's heap otherwise
+# grows towards a quarter of RAM whatever it needs), the live heap (largest occupancy after a
+# full GC: what the run really holds), trainable parameters per step and cumulative.
 #
 # Usage: bench/sst2-table.sh [--steps N] [--methods "head full lora xgblora"] [--seed S] [--data DIR] [--out DIR] [--print-only]
 #   --steps N   shorter runs (default: one epoch); --seed S: another seed (data order, init, layer choice; default 0)
@@ -52,8 +54,10 @@ args_for() {
 # make sure the jar is built before timing anything
 [ "$print_only" = 1 ] || "$here/xgblora" --version >/dev/null
 
+java_opts="${XGBLORA_JAVA_OPTS:--Xmx2g}"
 for m in $methods; do
   [ "$print_only" = 1 ] && break
+  export XGBLORA_JAVA_OPTS="$java_opts -Xlog:gc:file=$out/$m.gc.log"
   dir="$out/$m"
   rm -rf "$dir"
   echo "== $m: $(args_for "$m") ${budget[*]:-}" >&2
@@ -77,15 +81,31 @@ for m in $methods; do
 done
 
 python3 - "$out" $methods <<'PY'
-import json, sys, os
+import json, sys, os, re
 out, methods = sys.argv[1], sys.argv[2:]
+UNITS = {"K": 1 / 1024, "M": 1, "G": 1024}
+
+def live_heap(m):
+    """Live heap: the largest occupancy after a full GC; without one, the largest after a young GC
+    (an upper bound, since the old generation still holds garbage then), marked with '≤'."""
+    path = os.path.join(out, m + ".gc.log")
+    if not os.path.exists(path):
+        return "n/a"
+    full, young = [], []
+    for line in open(path):
+        g = re.search(r"\d+[KMG]->(\d+)([KMG])\(", line)
+        if g:
+            (full if "Pause Full" in line else young).append(int(g.group(1)) * UNITS[g.group(2)])
+    if full:
+        return f"{max(full):,.0f} MiB"
+    return f"≤ {max(young):,.0f} MiB" if young else "n/a"
 names = {"head": "head only", "full": "full fine-tuning", "lora": "LoRA r=8", "xgblora": "XGBLoRA r=1, L_s=2, κ=50"}
 meta = {}
 for line in open(os.path.join(out, "summary.txt")):
     m, wall, kb = line.split()
     meta[m] = (int(wall) / 1000, int(kb))
-print("| method | steps | dev accuracy | training tokens/s | wall time (process) | peak RSS | trainable params / step | cumulative |")
-print("|---|---|---|---|---|---|---|---|")
+print("| method | steps | dev accuracy | training tokens/s | wall time (process) | peak RSS | peak live heap | trainable params / step | cumulative |")
+print("|---|---|---|---|---|---|---|---|---|")
 for m in methods:
     final = None
     for line in open(os.path.join(out, m + ".jsonl")):
@@ -95,11 +115,12 @@ for m in methods:
             if o.get("type") == "final":
                 final = o
     if final is None:
-        print(f"| {names[m]} | failed: no final record in {m}.jsonl | | | | | | |")
+        print(f"| {names[m]} | failed: no final record in {m}.jsonl | | | | | | | |")
         continue
     wall, kb = meta[m]
     acc = final.get("after_accuracy")
-    print(f"| {names[m]} | {final['steps']} | {100 * acc:.2f} % | {final['tokens_per_s']:,.0f} | {wall:.0f} s | {kb / 1024:,.0f} MiB "
+    live = live_heap(m)
+    print(f"| {names[m]} | {final['steps']} | {100 * acc:.2f} % | {final['tokens_per_s']:,.0f} | {wall:.0f} s | {kb / 1024:,.0f} MiB | {live} "
           f"| {final['trainable_params_per_step']:,} | {final['trainable_params_cumulative']:,} |")
 PY
 echo "runs and logs: $out" >&2
