@@ -4,6 +4,8 @@ import dev.xgblora.kernels.Backends;
 import dev.xgblora.train.Checkpoint;
 import dev.xgblora.train.CheckpointExport;
 import dev.xgblora.train.FineTune;
+import dev.xgblora.train.LabelMap;
+import dev.xgblora.train.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -17,7 +19,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = {"Export a checkpoint of a run: the merged model (Hugging Face directory with the classification head)",
                 "and/or the PEFT adapter of the boosters merged so far. A round still open at the checkpoint is merged as it was.",
-                "The run's settings come from train-config.json in its output directory (written by xgblora train)."},
+                "The run's settings and labels come from train-config.json and labels.json in its output directory (written by",
+                "xgblora train); the training data is not needed."},
         footer = {"", "Example (the newest checkpoint of a run, both exports into exports/step-400/{merged,adapter}):",
                 "  xgblora export --checkpoint runs/sst2-xgb/checkpoints --output exports/step-400 --merged --adapter"})
 public final class ExportCommand implements Callable<Integer> {
@@ -34,15 +37,21 @@ public final class ExportCommand implements Callable<Integer> {
     Path runConfig;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         Path cfg = runConfig != null ? runConfig : findRunConfig(checkpoint);
         TrainCommand train = new TrainCommand();
         new CommandLine(train).parseArgs("--config", cfg.toString());
-        if (train.train == null) throw new IllegalArgumentException(cfg + " names no training file (key 'train')");
-        if (train.output == null) train.output = cfg.toAbsolutePath().getParent();
+        Path runDir = cfg.toAbsolutePath().getParent();
+        if (train.output == null) train.output = runDir;
         FineTune.Job job = train.job();
+        LabelMap labels = null;
+        if (job.data().task() == Task.CLASSIFY) {
+            Path file = runDir.resolve("labels.json");
+            if (!Files.isRegularFile(file)) throw new IllegalArgumentException("no labels.json beside " + cfg + " (xgblora train writes one)");
+            labels = LabelMap.load(file);
+        }
         boolean both = !merged && !adapter;
-        CheckpointExport.Written w = CheckpointExport.export(job, checkpoint, Backends.defaults(),
+        CheckpointExport.Written w = CheckpointExport.export(job, labels, checkpoint, Backends.defaults(),
                 merged || both ? output.resolve("merged") : null, adapter || both ? output.resolve("adapter") : null);
         var out = spec.commandLine().getOut();
         out.println("checkpoint at step " + w.step() + " of " + checkpoint);

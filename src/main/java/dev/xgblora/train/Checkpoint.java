@@ -114,21 +114,10 @@ public final class Checkpoint {
      */
     @SuppressWarnings("unchecked")
     public static void restore(Trainer t, Path dir) {
-        if (Files.isRegularFile(dir.resolve(LATEST))) dir = latest(dir);
-        if (dir == null || !Files.isRegularFile(dir.resolve(META))) throw new IllegalArgumentException("no checkpoint at " + dir);
+        dir = resolve(dir);
         if (t.step != 0) throw new IllegalStateException("restore into a trainer that has not run yet");
-        Map<String, Object> meta;
-        try {
-            meta = JSON.readValue(dir.resolve(META).toFile(), LinkedHashMap.class);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + dir.resolve(META) + ": " + e.getMessage(), e);
-        }
-        if (!t.plan.describe().equals(meta.get("plan")) || ((Number) meta.get("total_steps")).intValue() != t.totalSteps
-                || ((Number) meta.get("seed")).longValue() != t.cfg.seed) {
-            throw new IllegalArgumentException("checkpoint " + dir + " was made by a different run (" + meta.get("plan") + ", "
-                    + meta.get("total_steps") + " steps, seed " + meta.get("seed") + "), not " + t.plan.describe() + ", "
-                    + t.totalSteps + " steps, seed " + t.cfg.seed);
-        }
+        Map<String, Object> meta = readMeta(dir);
+        checkSameRun(dir, meta, t.plan.describe(), t.totalSteps, t.cfg.seed);
         try (WeightStore st = WeightStore.open(dir.resolve(STATE))) {
             for (AdamW.Slot s : t.otherOpt.slots()) {
                 s.param().value().copyFrom(need(st, "param/" + s.param().name()));
@@ -136,15 +125,7 @@ public final class Checkpoint {
                 s.v().copyFrom(need(st, "v/" + s.param().name()));
             }
             t.otherOpt.setStepCount(((Number) meta.get("other_opt_step")).longValue());
-            List<Booster> merged = new ArrayList<>();
-            List<Map<String, Object>> bs = (List<Map<String, Object>>) meta.get("boosters");
-            for (int i = 0; i < bs.size(); i++) {
-                Map<String, Object> m = bs.get(i);
-                merged.add(new Booster(((Number) m.get("round")).intValue(), (String) m.get("module"), ((Number) m.get("layer")).intValue(),
-                        ((Number) m.get("rank")).intValue(), ((Number) m.get("in")).intValue(), ((Number) m.get("out")).intValue(),
-                        ((Number) m.get("factor")).floatValue(), need(st, "booster/" + i + "/a").toFloatArray(),
-                        need(st, "booster/" + i + "/b").toFloatArray(), ((Number) m.get("delta_norm")).doubleValue()));
-            }
+            List<Booster> merged = boosters(meta, st);
             long cumulative = ((Number) meta.get("cumulative_params")).longValue();
             t.scheduler.restore(merged, cumulative);
             for (Param p : t.scheduler.touchedWeights()) {
@@ -170,7 +151,52 @@ public final class Checkpoint {
         for (Object o : (List<Object>) meta.get("losses")) t.losses.add(o instanceof Number n ? n.doubleValue() : Double.NaN);
     }
 
-    private static Tensor need(WeightStore st, String name) {
+    /** A checkpoint directory itself, or the newest under a root holding {@code latest}. */
+    static Path resolve(Path dir) {
+        if (Files.isRegularFile(dir.resolve(LATEST))) dir = latest(dir);
+        if (dir == null || !Files.isRegularFile(dir.resolve(META))) throw new IllegalArgumentException("no checkpoint at " + dir);
+        return dir;
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> readMeta(Path dir) {
+        try {
+            return JSON.readValue(dir.resolve(META).toFile(), LinkedHashMap.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(META) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Refuses a checkpoint made with another schedule, step count or seed. */
+    static void checkSameRun(Path dir, Map<String, Object> meta, String plan, int totalSteps, long seed) {
+        if (!plan.equals(meta.get("plan")) || ((Number) meta.get("total_steps")).intValue() != totalSteps
+                || ((Number) meta.get("seed")).longValue() != seed) {
+            throw new IllegalArgumentException("checkpoint " + dir + " was made by a different run (" + meta.get("plan") + ", "
+                    + meta.get("total_steps") + " steps, seed " + meta.get("seed") + "), not " + plan + ", " + totalSteps
+                    + " steps, seed " + seed);
+        }
+    }
+
+    static int totalSteps(Map<String, Object> meta) {
+        return ((Number) meta.get("total_steps")).intValue();
+    }
+
+    /** The boosters merged before the checkpoint, in merge order. */
+    @SuppressWarnings("unchecked")
+    static List<Booster> boosters(Map<String, Object> meta, WeightStore st) {
+        List<Booster> merged = new ArrayList<>();
+        List<Map<String, Object>> bs = (List<Map<String, Object>>) meta.get("boosters");
+        for (int i = 0; i < bs.size(); i++) {
+            Map<String, Object> m = bs.get(i);
+            merged.add(new Booster(((Number) m.get("round")).intValue(), (String) m.get("module"), ((Number) m.get("layer")).intValue(),
+                    ((Number) m.get("rank")).intValue(), ((Number) m.get("in")).intValue(), ((Number) m.get("out")).intValue(),
+                    ((Number) m.get("factor")).floatValue(), need(st, "booster/" + i + "/a").toFloatArray(),
+                    need(st, "booster/" + i + "/b").toFloatArray(), ((Number) m.get("delta_norm")).doubleValue()));
+        }
+        return merged;
+    }
+
+    static Tensor need(WeightStore st, String name) {
         if (!st.has(name)) throw new IllegalArgumentException("checkpoint " + st.source() + " lacks tensor '" + name + "'");
         return st.tensor(name);
     }

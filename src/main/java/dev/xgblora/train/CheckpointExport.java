@@ -1,15 +1,20 @@
 package dev.xgblora.train;
 
+import dev.xgblora.adapt.BoostConfig;
+import dev.xgblora.adapt.BoostingScheduler;
 import dev.xgblora.io.ModelConfig;
-import dev.xgblora.io.Tokenizer;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
+import dev.xgblora.model.Param;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * Exports a checkpoint of a run without training further: rebuilds the run's trainer from its job
- * (same base model, training file and settings, as the checkpoint requires), restores the
- * checkpoint, merges a round still open at that step (its adapters as they were), and writes the
+ * Exports a checkpoint of a run without training further and without its data: builds the base
+ * model with the run's settings and labels, puts back the checkpoint's trained params and merged
+ * weights, merges a round still open at that step (its adapters as they were), and writes the
  * merged model and/or the PEFT adapter of the boosters so far.
  */
 public final class CheckpointExport {
@@ -21,35 +26,60 @@ public final class CheckpointExport {
     }
 
     /**
+     * @param labels     the run's labels (its labels.json; classification only, else null)
      * @param checkpoint a checkpoint-N directory or the checkpoints root (its newest is taken)
      * @param merged     directory to write the merged model into (must not exist), or null
      * @param adapter    directory to write the PEFT adapter into, or null
      */
-    public static Written export(FineTune.Job job, Path checkpoint, Kernels k, Path merged, Path adapter) {
+    public static Written export(FineTune.Job job, LabelMap labels, Path checkpoint, Kernels k, Path merged, Path adapter) {
+        Path dir = Checkpoint.resolve(checkpoint);
+        Map<String, Object> meta = Checkpoint.readMeta(dir);
+        Task task = job.data().task();
+        if (task == Task.CLASSIFY && labels == null) throw new IllegalArgumentException("exporting a classifier needs the run's labels.json");
         ModelConfig mc = ModelConfig.load(job.modelDir());
-        try (Tokenizer tok = Tokenizer.load(job.modelDir()); WeightStore store = WeightStore.open(job.modelDir())) {
-            DataOptions opts = job.data().withLabels(new LabelMap());
-            Dataset train = DatasetReader.read(job.trainFile(), opts);
-            LabelMap labels = train.labels().freeze();
+        try (WeightStore store = WeightStore.open(job.modelDir()); WeightStore st = WeightStore.open(dir.resolve(Checkpoint.STATE))) {
             TrainConfig cfg = job.train();
-            TaskModel model = FineTune.build(mc, store, k, opts.task(), Math.max(2, labels.numClasses()), cfg);
-            Trainer t = new Trainer(model, new TaskData(train, new TokenizerEncoder(tok), cfg.maxLength), null, job.boost(), cfg, k);
-            Checkpoint.restore(t, checkpoint);
-            if (t.scheduler().inRound()) t.scheduler().end();
+            TaskModel model = FineTune.build(mc, store, k, task, labels == null ? 2 : Math.max(2, labels.numClasses()), cfg);
+            var dtypes = ModelExport.sourceDtypes(model);
+            BoostConfig boost = job.boost();
+            if (boost.seed == 0) boost.seed = cfg.seed;
+            int totalSteps = Checkpoint.totalSteps(meta);
+            BoostingScheduler s = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
+            Checkpoint.checkSameRun(dir, meta, s.plan().describe(), totalSteps, cfg.seed);
+            restoreWeights(model, st);
+            s.restore(Checkpoint.boosters(meta, st), ((Number) meta.get("cumulative_params")).longValue());
+            if (Boolean.TRUE.equals(meta.get("round_open"))) {
+                s.begin(((Number) meta.get("round")).intValue());
+                for (Param p : s.roundParams()) p.value().copyFrom(Checkpoint.need(st, "round/" + p.name()));
+                s.end();
+            }
             Path m = null, a = null;
             if (merged != null) {
-                ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, opts.task() == Task.CLASSIFY ? labels : null);
+                ModelExport.writeMerged(model, merged, job.modelDir(), dtypes, null, task == Task.CLASSIFY ? labels : null);
                 m = merged;
             }
             if (adapter != null) {
-                if (t.scheduler().boosters().isEmpty()) {
-                    throw new IllegalArgumentException("checkpoint " + checkpoint + " holds no boosters (full fine-tuning, or no round"
-                            + " finished): only --merged can be exported");
+                if (s.boosters().isEmpty()) {
+                    throw new IllegalArgumentException("checkpoint " + dir + " holds no boosters (full or head-only fine-tuning, or no"
+                            + " round finished): only --merged can be exported");
                 }
-                ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir().toString());
+                ModelExport.writeAdapter(model, s.boosters(), adapter, job.modelDir().toString());
                 a = adapter;
             }
-            return new Written(m, a, t.step());
+            return new Written(m, a, ((Number) meta.get("step")).intValue());
+        }
+    }
+
+    /** Trained params (head; every weight in full fine-tuning) and the weights merges changed, by name. */
+    private static void restoreWeights(TaskModel model, WeightStore st) {
+        Map<String, Param> byName = new HashMap<>();
+        for (List<Param> ps : List.of(model.backboneParams(), model.headParams())) for (Param p : ps) byName.put(p.name(), p);
+        for (String name : st.names()) {
+            String key = name.startsWith("param/") ? name.substring(6) : name.startsWith("touched/") ? name.substring(8) : null;
+            if (key == null) continue;
+            Param p = byName.get(key);
+            if (p == null) throw new IllegalArgumentException("checkpoint " + st.source() + " holds '" + key + "', which the model lacks");
+            p.ensureWritableF32().copyFrom(st.tensor(name));
         }
     }
 }

@@ -90,6 +90,55 @@ class TrainCommandTest {
     }
 
     @Test
+    void exportOfACheckpointInsideARoundNeedsNoDataAndMergesEveryBoosterAsSaved() throws Exception {
+        Path copy = dir.resolve("moved.tsv"), out = dir.resolve("open");
+        Files.copy(data, copy);
+        List<String> args = new java.util.ArrayList<>(List.of(trainArgs(out, "--quiet", "--no-export", "--checkpoint-every", "4")));
+        args.set(args.indexOf(data.toString()), copy.toString());
+        args.set(args.indexOf("--kappa") + 1, "3");
+        run(args.toArray(String[]::new));
+        Files.delete(copy); // the data is gone; the export must not need it
+        Path ckpt = out.resolve("checkpoints/checkpoint-4"), exp = dir.resolve("open-exp");
+        run("export", "--checkpoint", ckpt.toString(), "--output", exp.toString());
+
+        // expected: base + every saved booster (factor from state.json) + the open round's adapters at alpha/r = 16
+        JsonNode meta = new ObjectMapper().readTree(ckpt.resolve("state.json").toFile());
+        assertTrue(meta.get("round_open").asBoolean(), "step 4 lies inside round 1 (steps 3..5)");
+        java.util.Map<String, float[]> expected = new java.util.HashMap<>();
+        try (WeightStore base = WeightStore.open(model); WeightStore st = WeightStore.open(ckpt.resolve("state.safetensors"))) {
+            JsonNode bs = meta.get("boosters");
+            for (int i = 0; i < bs.size(); i++) {
+                addProduct(expected, base, bs.get(i).get("module").asText(), st.tensor("booster/" + i + "/a").toFloatArray(),
+                        st.tensor("booster/" + i + "/b").toFloatArray(), (float) bs.get(i).get("factor").asDouble());
+            }
+            int open = 0;
+            for (String n : st.names()) {
+                if (!n.startsWith("round/") || !n.endsWith(".lora_A.weight")) continue;
+                String module = n.substring(6, n.length() - ".lora_A.weight".length());
+                addProduct(expected, base, module, st.tensor(n).toFloatArray(), st.tensor("round/" + module + ".lora_B.weight").toFloatArray(), 16f);
+                open++;
+            }
+            assertTrue(bs.size() > 0 && open > 0, bs.size() + " merged boosters, " + open + " open adapters");
+        }
+        try (WeightStore m = WeightStore.open(exp.resolve("merged/model.safetensors"))) {
+            for (var e : expected.entrySet()) {
+                String name = m.has(e.getKey()) ? e.getKey() : "bert." + e.getKey();
+                float[] got = m.tensor(name).toFloatArray();
+                for (int i = 0; i < got.length; i++) assertEquals(e.getValue()[i], got[i], 1e-6f, name + "[" + i + "]");
+            }
+        }
+        assertTrue(Files.isRegularFile(exp.resolve("adapter/adapter_model.safetensors")));
+    }
+
+    /** expected[module.weight] (starting from the base weight) += factor · B·A. */
+    private static void addProduct(java.util.Map<String, float[]> expected, WeightStore base, String module, float[] a, float[] b, float factor) {
+        String w = module + ".weight";
+        float[] v = expected.computeIfAbsent(w, n -> base.tensor(n).toFloatArray());
+        int in = a.length, out = b.length; // rank 1
+        for (int i = 0; i < out; i++) for (int j = 0; j < in; j++) v[i * in + j] += factor * b[i] * a[j];
+    }
+
+    @Test
     void jsonProgressIsOneObjectPerLineEndingWithTheFinalRecord() throws Exception {
         String stdout = run(trainArgs(dir.resolve("json"), "--json", "--no-export"));
         List<JsonNode> ev = new java.util.ArrayList<>();
