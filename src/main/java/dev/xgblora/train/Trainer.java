@@ -293,29 +293,7 @@ public final class Trainer {
     }
 
     private EvalResult evaluateNow() {
-        double lossSum = 0;
-        int count = 0;
-        List<Integer> pred = new ArrayList<>(), truth = new ArrayList<>();
-        for (Batch b : valid.sequentialBatches(cfg.evalBatchSize)) {
-            TaskModel.Prediction p = model.predict(b);
-            lossSum += p.lossSum();
-            count += p.count();
-            if (p.predicted() != null) {
-                for (int i = 0; i < p.predicted().length; i++) {
-                    pred.add(p.predicted()[i]);
-                    truth.add(b.labels()[i]);
-                }
-            }
-        }
-        double loss = count == 0 ? Double.NaN : lossSum / count;
-        if (valid.task() == Task.CLASSIFY) {
-            int classes = Math.max(valid.dataset().labels().numClasses(), 2);
-            for (int v : pred) classes = Math.max(classes, v + 1);
-            Metrics.Classification c = Metrics.classification(pred.stream().mapToInt(Integer::intValue).toArray(),
-                    truth.stream().mapToInt(Integer::intValue).toArray(), classes);
-            return new EvalResult(loss, c.accuracy(), c.f1(), c.mcc(), Double.NaN, count);
-        }
-        return new EvalResult(loss, Double.NaN, Double.NaN, Double.NaN, Metrics.perplexity(loss), count);
+        return Evaluation.evaluate(model, valid, cfg.evalBatchSize);
     }
 
     static long count(List<Param> ps) {
