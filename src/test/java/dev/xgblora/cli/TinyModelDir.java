@@ -1,5 +1,8 @@
 package dev.xgblora.cli;
 
+import static dev.xgblora.kernels.KernelTestSupport.ones;
+import static dev.xgblora.kernels.KernelTestSupport.randn;
+
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.xgblora.io.SafeTensorsWriter;
@@ -76,17 +79,5 @@ final class TinyModelDir {
         }
         Files.writeString(file, sb.toString());
         return file;
-    }
-
-    private static Tensor randn(Random r, float std, long... shape) {
-        float[] v = new float[(int) Tensor.count(shape)];
-        for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextGaussian() * std);
-        return Tensor.fromArray(v, shape);
-    }
-
-    private static Tensor ones(int n) {
-        float[] v = new float[n];
-        java.util.Arrays.fill(v, 1f);
-        return Tensor.fromArray(v, n);
     }
 }

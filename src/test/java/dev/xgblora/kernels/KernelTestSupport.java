@@ -38,6 +38,13 @@ public final class KernelTestSupport {
         return Tensor.fromArray(v, shape);
     }
 
+    /** A vector of n ones (LayerNorm gains). */
+    public static Tensor ones(int n) {
+        float[] v = new float[n];
+        java.util.Arrays.fill(v, 1f);
+        return Tensor.fromArray(v, n);
+    }
+
     /** Normal entries times {@code std}, stored in {@code dtype} (rounded once). Auto-freed memory. */
     public static Tensor randn(Random random, float std, DType dtype, long... shape) {
         Tensor f32 = randn(random, std, shape);

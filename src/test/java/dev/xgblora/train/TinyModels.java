@@ -1,5 +1,8 @@
 package dev.xgblora.train;
 
+import static dev.xgblora.kernels.KernelTestSupport.ones;
+import static dev.xgblora.kernels.KernelTestSupport.randn;
+
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.model.BertConfig;
@@ -79,17 +82,5 @@ final class TinyModels {
 
     static TaskData data(Dataset d) {
         return new TaskData(d, new FakeEncoder(TinyModels.CFG.vocabSize()), 16);
-    }
-
-    private static Tensor randn(Random r, float std, long... shape) {
-        float[] v = new float[(int) Tensor.count(shape)];
-        for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextGaussian() * std);
-        return Tensor.fromArray(v, shape);
-    }
-
-    private static Tensor ones(int n) {
-        float[] v = new float[n];
-        java.util.Arrays.fill(v, 1f);
-        return Tensor.fromArray(v, n);
     }
 }
