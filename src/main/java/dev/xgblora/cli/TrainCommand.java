@@ -44,7 +44,7 @@ import picocli.CommandLine.Spec;
                 "  xgblora train --config run.yaml --steps 100",
                 "",
                 "Per-method defaults: --lr xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5 (head: unused);",
-                "--head-lr 5e-4; --rank xgblora 1, others 8; xgblora: kappa 50, L_s = a third",
+                "--head-lr 5e-4 (head: 1e-3); --rank xgblora 1, others 8; xgblora: kappa 50, L_s = a third",
                 "of the layers, random layers per round."})
 public final class TrainCommand implements Callable<Integer> {
     /** Budget of the built-in default job (measured: a few minutes on 2 cores). */
@@ -82,7 +82,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.") int gradAccum;
     @Option(names = "--max-length", defaultValue = "64", description = "Tokens per example (dynamic padding below it).") int maxLength;
     @Option(names = "--lr", description = "Learning rate of adapters (all weights for full); default per method: xgblora 1e-3, lora/relora/cola 5e-4, full 2e-5; head: unused.") Double lr;
-    @Option(names = "--head-lr", defaultValue = "5e-4", description = "Learning rate of the classification head (default 5e-4).") Double headLr;
+    @Option(names = "--head-lr", description = "Learning rate of the classification head (default 5e-4; 1e-3 for --method head).") Double headLr;
     @Option(names = "--weight-decay", defaultValue = "0.01", description = "AdamW decoupled weight decay (none on biases and norms).") float weightDecay;
     @Option(names = "--warmup-ratio", defaultValue = "0.06") double warmupRatio;
     @Option(names = "--schedule", defaultValue = "linear", description = "linear, cosine or constant decay after warmup.") String schedule;
@@ -162,7 +162,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed);
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs == null ? 1 : epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
-                .lr(adapterLr).headLr(headLr == null ? Double.NaN : headLr).weightDecay(weightDecay).warmupRatio(warmupRatio)
+                .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
                 .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)));
@@ -182,6 +182,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         // the learning rate the method's default gave, so that the file reproduces the run
         if (lr == null) m.put("lr", String.valueOf(job().train().lr));
+        if (headLr == null) m.put("head-lr", String.valueOf(job().train().effectiveHeadLr()));
         return m;
     }
 

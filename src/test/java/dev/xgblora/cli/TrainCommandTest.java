@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.WeightStore;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -165,6 +166,11 @@ class TrainCommandTest {
         assertEquals(List.of("query", "value"), t.targets);
         assertTrue(t.bucket);
         assertEquals(5e-4, t.job().train().lr, 0, "lora's default learning rate");
+        assertEquals(5e-4, t.job().train().effectiveHeadLr(), 0, "the default head learning rate");
+        TrainCommand head = new TrainCommand();
+        new CommandLine(head).parseArgs("--method", "head", "--model", model.toString());
+        assertEquals(1e-3, head.job().train().effectiveHeadLr(), 0, "head-only trains its head faster by default");
+        assertEquals(Preset.HEAD, head.job().boost().preset);
     }
 
     private static int count(String s, String needle) {
