@@ -264,39 +264,18 @@ final class VectorGemm {
             c50 = c50.add(d0); c51 = c51.add(d1); c52 = c52.add(d2); c53 = c53.add(d3);
         }
         if (rows == MR && cols == NR) {
-            // Stores written out rather than through a helper: this method is big enough that C2
-            // stops inlining plain calls (NodeCountInliningCutoff), and a helper that takes a vector
-            // then boxes it on every call (seen as GBs of Float512Vector garbage per training run).
             long r = cByte;
-            (first ? c00 : c00.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c01 : c01.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            (first ? c02 : c02.add(FloatVector.fromMemorySegment(S, c, r + 8L * L, LE))).intoMemorySegment(c, r + 8L * L, LE);
-            (first ? c03 : c03.add(FloatVector.fromMemorySegment(S, c, r + 12L * L, LE))).intoMemorySegment(c, r + 12L * L, LE);
+            put(c, r, first, c00); put(c, r + 4L * L, first, c01); put(c, r + 8L * L, first, c02); put(c, r + 12L * L, first, c03);
             r += rowBytes;
-            (first ? c10 : c10.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c11 : c11.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            (first ? c12 : c12.add(FloatVector.fromMemorySegment(S, c, r + 8L * L, LE))).intoMemorySegment(c, r + 8L * L, LE);
-            (first ? c13 : c13.add(FloatVector.fromMemorySegment(S, c, r + 12L * L, LE))).intoMemorySegment(c, r + 12L * L, LE);
+            put(c, r, first, c10); put(c, r + 4L * L, first, c11); put(c, r + 8L * L, first, c12); put(c, r + 12L * L, first, c13);
             r += rowBytes;
-            (first ? c20 : c20.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c21 : c21.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            (first ? c22 : c22.add(FloatVector.fromMemorySegment(S, c, r + 8L * L, LE))).intoMemorySegment(c, r + 8L * L, LE);
-            (first ? c23 : c23.add(FloatVector.fromMemorySegment(S, c, r + 12L * L, LE))).intoMemorySegment(c, r + 12L * L, LE);
+            put(c, r, first, c20); put(c, r + 4L * L, first, c21); put(c, r + 8L * L, first, c22); put(c, r + 12L * L, first, c23);
             r += rowBytes;
-            (first ? c30 : c30.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c31 : c31.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            (first ? c32 : c32.add(FloatVector.fromMemorySegment(S, c, r + 8L * L, LE))).intoMemorySegment(c, r + 8L * L, LE);
-            (first ? c33 : c33.add(FloatVector.fromMemorySegment(S, c, r + 12L * L, LE))).intoMemorySegment(c, r + 12L * L, LE);
+            put(c, r, first, c30); put(c, r + 4L * L, first, c31); put(c, r + 8L * L, first, c32); put(c, r + 12L * L, first, c33);
             r += rowBytes;
-            (first ? c40 : c40.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c41 : c41.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            (first ? c42 : c42.add(FloatVector.fromMemorySegment(S, c, r + 8L * L, LE))).intoMemorySegment(c, r + 8L * L, LE);
-            (first ? c43 : c43.add(FloatVector.fromMemorySegment(S, c, r + 12L * L, LE))).intoMemorySegment(c, r + 12L * L, LE);
+            put(c, r, first, c40); put(c, r + 4L * L, first, c41); put(c, r + 8L * L, first, c42); put(c, r + 12L * L, first, c43);
             r += rowBytes;
-            (first ? c50 : c50.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c51 : c51.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            (first ? c52 : c52.add(FloatVector.fromMemorySegment(S, c, r + 8L * L, LE))).intoMemorySegment(c, r + 8L * L, LE);
-            (first ? c53 : c53.add(FloatVector.fromMemorySegment(S, c, r + 12L * L, LE))).intoMemorySegment(c, r + 12L * L, LE);
+            put(c, r, first, c50); put(c, r + 4L * L, first, c51); put(c, r + 8L * L, first, c52); put(c, r + 12L * L, first, c53);
             return;
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
@@ -338,23 +317,12 @@ final class VectorGemm {
         }
         if (rows == MR && cols == NR) {
             long r = cByte;
-            (first ? c00 : c00.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c01 : c01.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            r += rowBytes;
-            (first ? c10 : c10.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c11 : c11.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            r += rowBytes;
-            (first ? c20 : c20.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c21 : c21.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            r += rowBytes;
-            (first ? c30 : c30.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c31 : c31.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            r += rowBytes;
-            (first ? c40 : c40.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c41 : c41.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
-            r += rowBytes;
-            (first ? c50 : c50.add(FloatVector.fromMemorySegment(S, c, r, LE))).intoMemorySegment(c, r, LE);
-            (first ? c51 : c51.add(FloatVector.fromMemorySegment(S, c, r + 4L * L, LE))).intoMemorySegment(c, r + 4L * L, LE);
+            put(c, r, first, c00); put(c, r + 4L * L, first, c01); r += rowBytes;
+            put(c, r, first, c10); put(c, r + 4L * L, first, c11); r += rowBytes;
+            put(c, r, first, c20); put(c, r + 4L * L, first, c21); r += rowBytes;
+            put(c, r, first, c30); put(c, r + 4L * L, first, c31); r += rowBytes;
+            put(c, r, first, c40); put(c, r + 4L * L, first, c41); r += rowBytes;
+            put(c, r, first, c50); put(c, r + 4L * L, first, c51);
             return;
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, L);
@@ -364,6 +332,11 @@ final class VectorGemm {
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
         storeTile(tile, c, cByte, rowBytes, rows, cols, first);
+    }
+
+    private static void put(MemorySegment c, long at, boolean first, FloatVector v) {
+        if (!first) v = v.add(FloatVector.fromMemorySegment(S, c, at, LE));
+        v.intoMemorySegment(c, at, LE);
     }
 
     /** Edge tiles: only the valid rows × cols of the staged tile reach C (masked vector stores). */
