@@ -32,29 +32,19 @@ final class VectorMatVec {
     private VectorMatVec() {
     }
 
-    /**
-     * L weight values starting at element index {@code at}, widened to F32. Kept tiny, with the
-     * widening in their own methods: a large helper is not inlined into the hot loops, and then
-     * each vector it returns is boxed and each F32 load falls back to an array copy (measured:
-     * ~7 GB/s of garbage in a LoRA training run). Hot loops call {@link #f32} directly for F32.
-     */
+    /** L weight values starting at element index {@code at}, widened to F32. */
     static FloatVector load(MemorySegment seg, DType dtype, long at) {
-        return dtype == DType.F32 ? f32(seg, at) : dtype == DType.BF16 ? bf16(seg, at) : f16(seg, at);
-    }
-
-    static FloatVector f32(MemorySegment seg, long at) {
-        return FloatVector.fromMemorySegment(S, seg, at * 4, LE);
-    }
-
-    private static FloatVector bf16(MemorySegment seg, long at) {
-        return ((IntVector) ShortVector.fromMemorySegment(SH, seg, at * 2, LE).convertShape(VectorOperators.S2I, I, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    private static FloatVector f16(MemorySegment seg, long at) {
-        float[] t = SCRATCH.get();
-        for (int i = 0; i < L; i++) t[i] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, at + i));
-        return FloatVector.fromArray(S, t, 0);
+        return switch (dtype) {
+            case F32 -> FloatVector.fromMemorySegment(S, seg, at * 4, LE);
+            case BF16 -> ((IntVector) ShortVector.fromMemorySegment(SH, seg, at * 2, LE)
+                    .convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            case F16 -> {
+                float[] t = SCRATCH.get();
+                for (int i = 0; i < L; i++) t[i] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, at + i));
+                yield FloatVector.fromArray(S, t, 0);
+            }
+        };
     }
 
     /**
@@ -81,10 +71,8 @@ final class VectorMatVec {
                 long xRow = x.offset() + (long) i * x.rs();
                 FloatVector acc = FloatVector.zero(S);
                 int p = 0;
-                if (w.dtype() == DType.F32) {
-                    for (; p + L <= k; p += L) acc = f32(w.seg(), wRow + p).fma(f32(x.seg(), xRow + p), acc);
-                } else {
-                    for (; p + L <= k; p += L) acc = load(w.seg(), w.dtype(), wRow + p).fma(f32(x.seg(), xRow + p), acc);
+                for (; p + L <= k; p += L) {
+                    acc = load(w.seg(), w.dtype(), wRow + p).fma(FloatVector.fromMemorySegment(S, x.seg(), (xRow + p) * 4, LE), acc);
                 }
                 float s = Lanes.sum(acc);
                 for (; p < k; p++) s += w.get(j, p) * x.seg().getAtIndex(Operand.F32, xRow + p);
@@ -107,24 +95,13 @@ final class VectorMatVec {
                     FloatVector acc1 = FloatVector.fromMemorySegment(S, c, cj + 4L * L, LE);
                     FloatVector acc2 = FloatVector.fromMemorySegment(S, c, cj + 8L * L, LE);
                     FloatVector acc3 = FloatVector.fromMemorySegment(S, c, cj + 12L * L, LE);
-                    if (b.dtype() == DType.F32) {
-                        for (int p = 0; p < k; p++) {
-                            FloatVector s = FloatVector.broadcast(S, scale * a.get(i, p));
-                            long bo = b.offset() + (long) p * b.rs() + j;
-                            acc0 = f32(b.seg(), bo).fma(s, acc0);
-                            acc1 = f32(b.seg(), bo + L).fma(s, acc1);
-                            acc2 = f32(b.seg(), bo + 2L * L).fma(s, acc2);
-                            acc3 = f32(b.seg(), bo + 3L * L).fma(s, acc3);
-                        }
-                    } else {
-                        for (int p = 0; p < k; p++) {
-                            FloatVector s = FloatVector.broadcast(S, scale * a.get(i, p));
-                            long bo = b.offset() + (long) p * b.rs() + j;
-                            acc0 = load(b.seg(), b.dtype(), bo).fma(s, acc0);
-                            acc1 = load(b.seg(), b.dtype(), bo + L).fma(s, acc1);
-                            acc2 = load(b.seg(), b.dtype(), bo + 2L * L).fma(s, acc2);
-                            acc3 = load(b.seg(), b.dtype(), bo + 3L * L).fma(s, acc3);
-                        }
+                    for (int p = 0; p < k; p++) {
+                        FloatVector s = FloatVector.broadcast(S, scale * a.get(i, p));
+                        long bo = b.offset() + (long) p * b.rs() + j;
+                        acc0 = load(b.seg(), b.dtype(), bo).fma(s, acc0);
+                        acc1 = load(b.seg(), b.dtype(), bo + L).fma(s, acc1);
+                        acc2 = load(b.seg(), b.dtype(), bo + 2L * L).fma(s, acc2);
+                        acc3 = load(b.seg(), b.dtype(), bo + 3L * L).fma(s, acc3);
                     }
                     acc0.intoMemorySegment(c, cj, LE);
                     acc1.intoMemorySegment(c, cj + 4L * L, LE);
