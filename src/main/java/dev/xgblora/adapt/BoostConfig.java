@@ -60,6 +60,12 @@ public final class BoostConfig {
     public BoostConfig seed(long v) { seed = v; return this; }
     public BoostConfig rewarmSteps(int v) { rewarmSteps = v; return this; }
 
+    /** Takes the run's seed when none of its own was set (every random choice derives from it). */
+    public BoostConfig seedIfUnset(long runSeed) {
+        if (seed == 0) seed = runSeed;
+        return this;
+    }
+
     /** Concrete values for a run of {@code totalSteps} optimizer steps on {@code numLayers} layers. */
     public BoostPlan plan(int totalSteps, int numLayers) {
         if (totalSteps <= 0) throw new IllegalArgumentException("total steps must be positive: " + totalSteps);

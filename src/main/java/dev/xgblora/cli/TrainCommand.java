@@ -181,8 +181,11 @@ public final class TrainCommand implements Callable<Integer> {
                     : v instanceof Path p ? p.toAbsolutePath().normalize().toString() : String.valueOf(v));
         }
         // the learning rate the method's default gave, so that the file reproduces the run
-        if (lr == null) m.put("lr", String.valueOf(job().train().lr));
-        if (headLr == null) m.put("head-lr", String.valueOf(job().train().effectiveHeadLr()));
+        if (lr == null || headLr == null) {
+            TrainConfig resolved = job().train();
+            if (lr == null) m.put("lr", String.valueOf(resolved.lr));
+            if (headLr == null) m.put("head-lr", String.valueOf(resolved.effectiveHeadLr()));
+        }
         return m;
     }
 

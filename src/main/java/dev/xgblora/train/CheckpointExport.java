@@ -41,8 +41,7 @@ public final class CheckpointExport {
             TrainConfig cfg = job.train();
             TaskModel model = FineTune.build(mc, store, k, task, labels == null ? 2 : Math.max(2, labels.numClasses()), cfg);
             var dtypes = ModelExport.sourceDtypes(model);
-            BoostConfig boost = job.boost();
-            if (boost.seed == 0) boost.seed = cfg.seed;
+            BoostConfig boost = job.boost().seedIfUnset(cfg.seed);
             int totalSteps = Checkpoint.totalSteps(meta);
             BoostingScheduler s = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
             Checkpoint.checkSameRun(dir, meta, s.plan().describe(), totalSteps, cfg.seed);

@@ -53,7 +53,7 @@ public final class Trainer {
         if (cfg.gradAccum < 1) throw new IllegalArgumentException("gradient accumulation must be at least 1: " + cfg.gradAccum);
         this.order = new DataOrder(train.units(), cfg.batchSize, cfg.seed, cfg.bucketByLength ? train.lengths() : null);
         this.totalSteps = cfg.totalSteps(order.batchesPerEpoch());
-        boost.seed = boost.seed == 0 ? cfg.seed : boost.seed;
+        boost.seedIfUnset(cfg.seed);
         this.scheduler = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
         this.plan = scheduler.plan();
         int warmup = cfg.warmupSteps >= 0 ? cfg.warmupSteps : LrSchedule.warmupSteps(cfg.warmupRatio, totalSteps);
