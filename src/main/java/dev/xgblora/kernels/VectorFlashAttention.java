@@ -13,7 +13,8 @@ import java.util.Arrays;
  * of BK keys for each tile of BQ queries with an online softmax (running max m and sum l per
  * query, the output accumulator rescaled when m grows) and writes only the output and one
  * log-sum-exp per query; backward recomputes each score tile from q, k and that log-sum-exp.
- * Key tiles that causality or the sliding window hide from a whole query tile are never touched.
+ * Key tiles that causality, the sliding window or segment ids hide from a whole query tile are
+ * never touched.
  *
  * <p>One task per (batch, kv head): the query heads that share K and V run in the same task, so
  * K and V are packed once per task (padded rows, and transposed per key tile for the score
@@ -67,6 +68,8 @@ final class VectorFlashAttention {
         float[] q = new float[0], dO = new float[0], acc = new float[0], dqAcc = new float[0];
         final float[] sc = new float[BQ * BK], dp = new float[BQ * BK];
         boolean[] valid = new boolean[0];
+        /** Smallest and largest segment id per key tile of the current batch row. */
+        int[] segLo = new int[0], segHi = new int[0];
 
         void ensure(Shape n) {
             int kv = n.keyTiles * BK * n.dp;
@@ -85,6 +88,10 @@ final class VectorFlashAttention {
                 dqAcc = new float[BQ * n.dp];
             }
             if (valid.length < n.s) valid = new boolean[n.s];
+            if (segLo.length < n.keyTiles) {
+                segLo = new int[n.keyTiles];
+                segHi = new int[n.keyTiles];
+            }
         }
     }
 
@@ -109,7 +116,7 @@ final class VectorFlashAttention {
             for (int task = t0; task < t1; task++) {
                 int b = task / n.hkv, g = task % n.hkv;
                 packKeys(n, k, v, b, g, w, false);
-                validKeys(mask, b, n.s, w.valid);
+                validKeys(mask, b, n, w);
                 for (int h = g * n.group(); h < (g + 1) * n.group(); h++) {
                     for (int q0 = 0; q0 < n.t; q0 += BQ) forwardTile(n, q, out, lse, mask, scale, b, h, q0, w);
                 }
@@ -126,7 +133,9 @@ final class VectorFlashAttention {
         Arrays.fill(w.m, 0, rows, Float.NEGATIVE_INFINITY);
         Arrays.fill(w.l, 0, rows, 0f);
         int[] tiles = keyTiles(n, mask, q0, rows);
+        int[] querySegs = querySegments(n, mask, b, q0, rows);
         for (int j = tiles[0]; j < tiles[1]; j++) {
+            if (querySegs != null && (w.segHi[j] < querySegs[0] || w.segLo[j] > querySegs[1])) continue;
             int c0 = j * BK, keys = Math.min(BK, n.s - c0);
             scores(n, w, j, rows, mask, b, q0);
             for (int r = 0; r < rows; r++) {
@@ -181,7 +190,7 @@ final class VectorFlashAttention {
             for (int task = t0; task < t1; task++) {
                 int b = task / n.hkv, g = task % n.hkv;
                 packKeys(n, k, v, b, g, w, true);
-                validKeys(mask, b, n.s, w.valid);
+                validKeys(mask, b, n, w);
                 int kvFloats = n.keyTiles * BK * n.dp;
                 if (dk != null) Arrays.fill(w.dkAcc, 0, kvFloats, 0f);
                 if (dv != null) Arrays.fill(w.dvAcc, 0, kvFloats, 0f);
@@ -219,7 +228,9 @@ final class VectorFlashAttention {
         }
         if (dq != null) Arrays.fill(w.dqAcc, 0, rows * dp, 0f);
         int[] tiles = keyTiles(n, mask, q0, rows);
+        int[] querySegs = querySegments(n, mask, b, q0, rows);
         for (int j = tiles[0]; j < tiles[1]; j++) {
+            if (querySegs != null && (w.segHi[j] < querySegs[0] || w.segLo[j] > querySegs[1])) continue;
             int c0 = j * BK, keys = Math.min(BK, n.s - c0);
             scores(n, w, j, rows, mask, b, q0);
             for (int r = 0; r < rows; r++) {
@@ -314,9 +325,37 @@ final class VectorFlashAttention {
         }
     }
 
-    private static void validKeys(AttentionMask mask, int b, int s, boolean[] valid) {
+    /** Which keys of batch row b are real, and each key tile's segment id range. */
+    private static void validKeys(AttentionMask mask, int b, Shape n, Workspace w) {
         Tensor kv = mask.keyValid();
-        for (int j = 0; j < s; j++) valid[j] = kv == null || kv.get(b, j) != 0f;
+        for (int j = 0; j < n.s; j++) w.valid[j] = kv == null || kv.get(b, j) != 0f;
+        int[] seg = mask.segments();
+        if (seg == null) return;
+        for (int j = 0; j < n.keyTiles; j++) {
+            int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
+            for (int c = j * BK; c < Math.min(n.s, (j + 1) * BK); c++) {
+                lo = Math.min(lo, seg[b * n.s + c]);
+                hi = Math.max(hi, seg[b * n.s + c]);
+            }
+            w.segLo[j] = lo;
+            w.segHi[j] = hi;
+        }
+    }
+
+    /**
+     * {min, max} segment id of queries q0..q0+rows (null without segments): a key tile whose ids
+     * all lie outside that range holds no key any of these queries may see, and is skipped.
+     */
+    private static int[] querySegments(Shape n, AttentionMask mask, int b, int q0, int rows) {
+        int[] seg = mask.segments();
+        if (seg == null) return null;
+        int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
+        for (int r = 0; r < rows; r++) {
+            int id = seg[b * n.s + n.pos(q0 + r)];
+            lo = Math.min(lo, id);
+            hi = Math.max(hi, id);
+        }
+        return new int[] {lo, hi};
     }
 
     // ---- vector pieces --------------------------------------------------------------------------------

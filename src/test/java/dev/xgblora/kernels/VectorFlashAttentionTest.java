@@ -65,6 +65,7 @@ class VectorFlashAttentionTest {
             "2,40,40,2,2,8,true,true,100,false,1",    // window > T: same as no window
             "2,3,131,2,1,33,true,false,64,false,2",   // window with a cache offset
             "2,100,100,4,2,24,true,true,0,true,2",    // packed documents and padding
+            "1,200,200,2,1,16,true,false,0,true,2",   // documents longer than a tile: key tiles skipped
             "1,65,65,2,2,128,false,true,0,true,3"})
     void matchesReference(int b, int t, int s, int hq, int hkv, int d, boolean causal, boolean padding, int window,
                           boolean segments, int threads) {
