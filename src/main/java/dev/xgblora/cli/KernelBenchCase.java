@@ -1,5 +1,6 @@
 package dev.xgblora.cli;
 
+import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
@@ -61,15 +62,15 @@ record KernelBenchCase(String op, DType dtype, long m, long n, long k, double fl
                     () -> kernels.loraBackward(dy, x, a, bb, 0.5f, hr, dh, da, dbb, dx)));
         }
         Tensor q = random(random, b, t, h, d), kk = random(random, b, t, h, d), v = random(random, b, t, h, d);
-        Tensor probs = Tensor.zeros(b, h, t, t), out = Tensor.zeros(b, t, h, d), dout = random(random, b, t, h, d);
+        Tensor lse = Tensor.zeros(b, h, t), out = Tensor.zeros(b, t, h, d), dout = random(random, b, t, h, d);
         Tensor dq = Tensor.zeros(b, t, h, d), dk = Tensor.zeros(b, t, h, d), dv = Tensor.zeros(b, t, h, d);
         float scale = (float) (1 / Math.sqrt(d));
-        double attFlops = 4.0 * b * h * t * t * d; // Q·Kᵀ and P·V
+        double attFlops = 4.0 * b * h * t * t * d; // Q·Kᵀ and P·V (backward: 2× this, not counting the recomputed Q·Kᵀ)
         long rows = (long) b * h * t;
         cases.add(new KernelBenchCase("attention_fwd", DType.F32, rows, t, d, attFlops,
-                () -> kernels.attentionForward(q, kk, v, null, false, scale, probs, out)));
+                () -> kernels.attentionForward(q, kk, v, AttentionMask.NONE, scale, out, lse)));
         cases.add(new KernelBenchCase("attention_bwd", DType.F32, rows, t, d, 2 * attFlops,
-                () -> kernels.attentionBackward(dout, q, kk, v, probs, scale, dq, dk, dv)));
+                () -> kernels.attentionBackward(dout, q, kk, v, AttentionMask.NONE, scale, out, lse, dq, dk, dv)));
         return cases;
     }
 

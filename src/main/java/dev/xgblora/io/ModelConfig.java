@@ -32,6 +32,11 @@ import java.util.TreeMap;
  * @param eosTokenIds      all end-of-sequence ids (Llama 3 lists several); eosTokenId is the first
  * @param numLabels        classifier labels when the config states them (num_labels or id2label), else null
  * @param id2label         label names by id, empty when absent
+ * @param attentionWindows per layer, the sliding attention window in positions (a query at i sees
+ *                         keys j with i − window &lt; j ≤ i), 0 for full causal attention: Mistral's
+ *                         {@code sliding_window} on every layer (null = off), Qwen2's only when
+ *                         {@code use_sliding_window} and from layer {@code max_window_layers} on,
+ *                         or as {@code layer_types} lists them; all 0 for BERT and Llama
  */
 public record ModelConfig(
         String modelType, int vocabSize, int hiddenSize, int numLayers, int numHeads, int numKvHeads, int headDim,
@@ -39,7 +44,7 @@ public record ModelConfig(
         double ropeTheta, RopeScaling ropeScaling, boolean tieWordEmbeddings,
         boolean attentionBias, boolean attentionOutputBias, boolean mlpBias,
         Integer padTokenId, Integer bosTokenId, Integer eosTokenId, List<Integer> eosTokenIds,
-        Integer numLabels, Map<Integer, String> id2label, ObjectNode raw) {
+        Integer numLabels, Map<Integer, String> id2label, List<Integer> attentionWindows, ObjectNode raw) {
 
     public static final String FILE = "config.json";
     public static final Set<String> SUPPORTED = Set.of("bert", "llama", "mistral", "qwen2");
@@ -55,6 +60,7 @@ public record ModelConfig(
     public ModelConfig {
         eosTokenIds = List.copyOf(eosTokenIds);
         id2label = Collections.unmodifiableMap(new TreeMap<>(id2label));
+        attentionWindows = List.copyOf(attentionWindows);
         raw = raw.deepCopy();
     }
 
@@ -62,6 +68,11 @@ public record ModelConfig(
     @Override
     public ObjectNode raw() {
         return raw.deepCopy();
+    }
+
+    /** Sliding attention window of layer {@code layer} in positions, 0 for full attention. */
+    public int attentionWindow(int layer) {
+        return attentionWindows.get(layer);
     }
 
     public boolean isDecoder() {
@@ -109,14 +120,46 @@ public record ModelConfig(
         Map<Integer, String> labels = r.id2label();
         Integer numLabels = r.integerOrNull("num_labels");
         if (numLabels == null && !labels.isEmpty()) numLabels = labels.size();
+        int layers = r.positiveInt("num_hidden_layers");
         return new ModelConfig(type,
-                r.positiveInt("vocab_size"), hidden, r.positiveInt("num_hidden_layers"), heads, kvHeads, headDim,
+                r.positiveInt("vocab_size"), hidden, layers, heads, kvHeads, headDim,
                 r.positiveInt("intermediate_size"), r.integer("max_position_embeddings", bert ? 512 : 2048),
                 bert ? r.integer("type_vocab_size", 2) : 0, eps, act, theta, scaling,
                 r.bool("tie_word_embeddings", bert),
                 bert || qwen || llamaBias, bert || (!qwen && llamaBias), bert || r.bool("mlp_bias", false),
                 r.integerOrNull("pad_token_id"), r.integerOrNull("bos_token_id"),
-                eos.isEmpty() ? null : eos.getFirst(), eos, numLabels, labels, json);
+                eos.isEmpty() ? null : eos.getFirst(), eos, numLabels, labels,
+                attentionWindows(r, json, type, layers, where), json);
+    }
+
+    /** Per-layer sliding windows (0 = full attention), following each architecture's config class. */
+    private static List<Integer> attentionWindows(Reader r, ObjectNode json, String type, int layers, String where) {
+        Integer window = switch (type) {
+            case "mistral" -> r.integerOrNull("sliding_window");
+            case "qwen2" -> r.bool("use_sliding_window", false) ? r.integerOrNull("sliding_window") : null;
+            default -> null; // BERT and Llama have no sliding window
+        };
+        List<Integer> out = new ArrayList<>(Collections.nCopies(layers, 0));
+        if (window == null) return out;
+        if (window <= 0) throw new IllegalArgumentException(where + ": 'sliding_window' must be positive or null, got " + window);
+        JsonNode types = json.get("layer_types");
+        if (types != null && !types.isNull()) {
+            if (!types.isArray() || types.size() != layers) {
+                throw new IllegalArgumentException(where + ": 'layer_types' must list " + layers + " layers, got " + types);
+            }
+            for (int l = 0; l < layers; l++) {
+                String t = types.get(l).asText();
+                if (!t.equals("full_attention") && !t.equals("sliding_attention")) {
+                    throw new IllegalArgumentException(where + ": layer_types[" + l + "] is '" + t
+                            + "' (supported: full_attention, sliding_attention)");
+                }
+                if (t.equals("sliding_attention")) out.set(l, window);
+            }
+            return out;
+        }
+        int from = type.equals("qwen2") ? r.integer("max_window_layers", layers) : 0;
+        for (int l = Math.max(0, from); l < layers; l++) out.set(l, window);
+        return out;
     }
 
     private static String supportedList() {

@@ -30,6 +30,7 @@ public final class ModelSummary {
             if (c.isDecoder()) {
                 line(b, "RoPE", "theta " + c.ropeTheta() + (c.ropeScaling() == null ? "" : ", " + c.ropeScaling().type()
                         + " x" + c.ropeScaling().factor()) + (c.tieWordEmbeddings() ? ", tied embeddings" : ""));
+                line(b, "attention", attentionSpan(c));
             }
         } else {
             line(b, "architecture", "unknown (no config.json)");
@@ -51,6 +52,20 @@ public final class ModelSummary {
             line(b, "mapped", String.format(Locale.ROOT, "%,d bytes (%.1f MiB)", ws.mappedBytes(), ws.mappedBytes() / 1048576.0));
         }
         return b.toString();
+    }
+
+    /** "full causal", or the sliding window and which layers use it. */
+    private static String attentionSpan(ModelConfig c) {
+        int windowed = 0, window = 0;
+        for (int l = 0; l < c.numLayers(); l++) {
+            if (c.attentionWindow(l) > 0) {
+                windowed++;
+                window = c.attentionWindow(l);
+            }
+        }
+        if (windowed == 0) return "full causal";
+        return "sliding window " + window + " positions"
+                + (windowed == c.numLayers() ? "" : " on " + windowed + " of " + c.numLayers() + " layers");
     }
 
     private static void line(StringBuilder b, String key, String value) {

@@ -107,7 +107,7 @@ public final class KernelWarmup {
 
         final Tensor x, w, wBf16, wF16, bias, y, dy, dx, dw, db, xs, ys, dys, dxs;
         final Tensor loraA, loraB, h, dh, dA, dB;
-        final Tensor q, k, v, probs, out, dq, dk, dv, valid;
+        final Tensor q, k, v, lse, out, dq, dk, dv, valid;
         final Tensor r1, r2, r3, r4, gamma, beta, dgamma, dbeta, mean, rstd;
         final Tensor f1, f2, f3, f4, m, v2, logits, dlogits, losses, table, dtable;
         final int[] ids, targets, positions;
@@ -146,7 +146,7 @@ public final class KernelWarmup {
             q = random(r, AB, AT, AH, AD);
             k = random(r, AB, AT, AH, AD);
             v = random(r, AB, AT, AH, AD);
-            probs = Tensor.zeros(AB, AH, AT, AT);
+            lse = Tensor.zeros(AB, AH, AT);
             out = Tensor.zeros(AB, AT, AH, AD);
             dq = Tensor.zeros(AB, AT, AH, AD);
             dk = Tensor.zeros(AB, AT, AH, AD);
@@ -208,10 +208,12 @@ public final class KernelWarmup {
             kn.loraBackward(dy, x, loraA, loraB, 2f, h, dh, dA, dB, dx);
 
             boolean causal = round % 2 == 1;
-            kn.attentionForward(q, k, v, valid, causal, 0.17f, probs, out);
-            kn.attentionBackward(out, q, k, v, probs, 0.17f, dq, dk, dv);
-            kn.attentionForward(q, k, v, null, !causal, 0.17f, probs, out);
-            kn.attentionBackward(out, q, k, v, probs, 0.17f, dq, dk, dv);
+            AttentionMask first = new AttentionMask(valid, causal, causal ? 3 : 0, null);
+            AttentionMask second = new AttentionMask(null, !causal, 0, null);
+            kn.attentionForward(q, k, v, first, 0.17f, out, lse);
+            kn.attentionBackward(q, q, k, v, first, 0.17f, out, lse, dq, dk, dv);
+            kn.attentionForward(q, k, v, second, 0.17f, out, lse);
+            kn.attentionBackward(q, q, k, v, second, 0.17f, out, lse, dq, dk, dv);
 
             kn.softmaxForward(r1, r3);
             kn.softmaxBackward(r2, r3, r4);

@@ -15,7 +15,7 @@ import dev.xgblora.tensor.Tensor;
  *   <li>Backward functions <b>accumulate</b> ({@code +=}) into every gradient they write, so that
  *       residual branches and gradient accumulation need no extra adds. A {@code null} gradient
  *       argument means "not wanted": it is not computed at all (frozen weights never get dW).</li>
- *   <li>Scratch that backward needs (means, probabilities, masks) is written by forward into
+ *   <li>Scratch that backward needs (means, log-sum-exps, masks) is written by forward into
  *       caller-provided tensors, so buffers are allocated once per shape and reused.</li>
  * </ul>
  */
@@ -59,19 +59,23 @@ public interface Kernels {
     // ---- Attention ------------------------------------------------------------------------------
 
     /**
-     * Scaled dot-product attention, batched, with grouped-query heads.
+     * Scaled dot-product attention, batched, with grouped-query heads, fused: the [T, S] scores
+     * and probabilities are never stored (an implementation may tile them).
      * q[B,T,Hq,D], k[B,S,Hkv,D], v[B,S,Hkv,D] (Hq a multiple of Hkv; query head h reads kv head
-     * h / (Hq/Hkv)); out[B,T,Hq,D]. probs[B,Hq,T,S] receives the softmax probabilities for backward.
-     * keyValid[B,S] (may be null): 1 for a real key, 0 for padding (masked to -inf).
-     * causal: query t sees keys s &lt;= t + (S - T) (so a KV cache of past keys works).
-     * A query row with no visible key gets all-zero probabilities and output.
+     * h / (Hq/Hkv), K and V are never repeated); out[B,T,Hq,D]. {@code mask} says which keys each
+     * query sees (padding, causal with S − T cached positions, sliding window, segments); a query
+     * with no visible key gets an all-zero output. lse[B,Hq,T] (may be null when no backward
+     * follows) receives each query's log Σ exp(scaled visible scores), −inf for a query that sees
+     * nothing: with out, all that backward needs.
      */
-    void attentionForward(Tensor q, Tensor k, Tensor v, Tensor keyValid, boolean causal, float scale,
-                          Tensor probs, Tensor out);
+    void attentionForward(Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale, Tensor out, Tensor lse);
 
-    /** Backward of {@link #attentionForward}: dq, dk, dv accumulate. */
-    void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor probs, float scale,
-                           Tensor dq, Tensor dk, Tensor dv);
+    /**
+     * Backward of {@link #attentionForward} from the same q, k, v, mask and scale and the forward's
+     * out and lse (the scores are recomputed): dq, dk, dv accumulate, dk and dv per kv head.
+     */
+    void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale,
+                           Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv);
 
     /** Row-wise softmax in place over the last dimension of x[M,N]. */
     void softmaxForward(Tensor x, Tensor out);

@@ -184,15 +184,14 @@ public final class ReferenceKernels implements Kernels {
     // ---- Attention and softmax ------------------------------------------------------------------
 
     @Override
-    public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor keyValid, boolean causal, float scale,
-                                 Tensor probs, Tensor out) {
-        ReferenceAttention.forward(q, k, v, keyValid, causal, scale, probs, out);
+    public void attentionForward(Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale, Tensor out, Tensor lse) {
+        ReferenceAttention.forward(q, k, v, mask, scale, out, lse);
     }
 
     @Override
-    public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor probs, float scale,
-                                  Tensor dq, Tensor dk, Tensor dv) {
-        ReferenceAttention.backward(dout, q, k, v, probs, scale, dq, dk, dv);
+    public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale,
+                                  Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv) {
+        ReferenceAttention.backward(dout, q, k, v, mask, scale, out, lse, dq, dk, dv);
     }
 
     @Override

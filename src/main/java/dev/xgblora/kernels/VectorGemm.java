@@ -72,13 +72,6 @@ final class VectorGemm {
         }
     }
 
-    /** C (+)= A·B on the calling thread only (for callers that already run one task per thread). */
-    static void multiplyHere(Operand a, Operand b, MemorySegment c, long cOff, long cRs, boolean accumulate) {
-        if (b.rows() != a.cols()) throw new IllegalArgumentException("inner dimensions differ: " + a.cols() + " vs " + b.rows());
-        if (a.rows() == 0 || b.cols() == 0) return;
-        block(a, b, null, c, cOff, cRs, accumulate, 0, a.rows(), 0, b.cols());
-    }
-
     /** One thread's share: rows [m0,m1) × columns [n0,n1) of C. */
     private static void block(Operand a, Operand b, Operand bias, MemorySegment c, long cOff, long cRs,
                               boolean accumulate, int m0, int m1, int n0, int n1) {

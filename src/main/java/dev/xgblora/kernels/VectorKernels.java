@@ -7,7 +7,7 @@ import dev.xgblora.tensor.Tensor;
  * The fast CPU backend: jdk.incubator.vector kernels, multi-threaded over a fixed pool.
  *
  * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
- * and backward, softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
+ * and backward (fused, tiled: {@link VectorFlashAttention}), softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
  * squares, add, accumulate, scale. RoPE, embeddings and dropout delegate to the reference
  * implementation, as do norms with a non-F32 gamma and element-wise ops on strided views. Work is split by output rows
  * (or output columns), never across a reduction, so results do not depend on the thread count.
@@ -160,15 +160,14 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     // ---- Attention ------------------------------------------------------------------------------
 
     @Override
-    public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor keyValid, boolean causal, float scale,
-                                 Tensor probs, Tensor out) {
-        VectorAttention.forward(pool, q, k, v, keyValid, causal, scale, probs, out);
+    public void attentionForward(Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale, Tensor out, Tensor lse) {
+        VectorFlashAttention.forward(pool, q, k, v, mask, scale, out, lse);
     }
 
     @Override
-    public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor probs, float scale,
-                                  Tensor dq, Tensor dk, Tensor dv) {
-        VectorAttention.backward(pool, dout, q, k, v, probs, scale, dq, dk, dv);
+    public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale,
+                                  Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv) {
+        VectorFlashAttention.backward(pool, dout, q, k, v, mask, scale, out, lse, dq, dk, dv);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.xgblora.model;
 
+import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.tensor.Tensor;
 import java.util.List;
@@ -24,15 +25,16 @@ final class BertLayer {
 
     /** The activations of one forward pass, views into grow-only scratch. */
     static final class Buffers {
-        final Scratch sq = new Scratch(), sk = new Scratch(), sv = new Scratch(), sProbs = new Scratch(),
+        final Scratch sq = new Scratch(), sk = new Scratch(), sv = new Scratch(), sLse = new Scratch(),
                 sCtx = new Scratch(), sRes1 = new Scratch(), sH1 = new Scratch(), sMean1 = new Scratch(),
                 sRstd1 = new Scratch(), sInter = new Scratch(), sAct = new Scratch(), sRes2 = new Scratch(),
                 sMean2 = new Scratch(), sRstd2 = new Scratch(), sOut = new Scratch();
-        Tensor x, q, k, v, probs, ctx, res1, h1, mean1, rstd1, inter, act, res2, mean2, rstd2, out;
+        Tensor x, q, k, v, lse, ctx, res1, h1, mean1, rstd1, inter, act, res2, mean2, rstd2, out;
+        AttentionMask mask;
 
         long capacityFloats() {
             long n = 0;
-            for (Scratch s : List.of(sq, sk, sv, sProbs, sCtx, sRes1, sH1, sMean1, sRstd1, sInter, sAct, sRes2,
+            for (Scratch s : List.of(sq, sk, sv, sLse, sCtx, sRes1, sH1, sMean1, sRstd1, sInter, sAct, sRes2,
                     sMean2, sRstd2, sOut)) n += s.capacity();
             return n;
         }
@@ -102,7 +104,8 @@ final class BertLayer {
         buf.q = buf.sq.view(n, c);
         buf.k = buf.sk.view(n, c);
         buf.v = buf.sv.view(n, c);
-        buf.probs = buf.sProbs.view(batch, h, len, len);
+        buf.lse = buf.sLse.view(batch, h, len);
+        buf.mask = AttentionMask.padding(keyValid);
         buf.ctx = buf.sCtx.view(n, c);
         buf.res1 = buf.sRes1.view(n, c);
         buf.h1 = buf.sH1.view(n, c);
@@ -118,8 +121,8 @@ final class BertLayer {
         query.forward(kn, x, buf.q);
         key.forward(kn, x, buf.k);
         value.forward(kn, x, buf.v);
-        kn.attentionForward(heads(buf.q, batch, len), heads(buf.k, batch, len), heads(buf.v, batch, len), keyValid,
-                false, attnScale, buf.probs, heads(buf.ctx, batch, len));
+        kn.attentionForward(heads(buf.q, batch, len), heads(buf.k, batch, len), heads(buf.v, batch, len), buf.mask,
+                attnScale, heads(buf.ctx, batch, len), buf.lse);
         attnOut.forward(kn, buf.ctx, buf.res1);
         kn.add(buf.res1, x, buf.res1);
         kn.layerNormForward(buf.res1, ln1Gamma.value(), ln1Beta.value(), cfg.normEps(), buf.h1, buf.mean1, buf.rstd1);
@@ -168,7 +171,7 @@ final class BertLayer {
         dk.zero();
         dv.zero();
         kn.attentionBackward(heads(dCtx, batch, len), heads(buf.q, batch, len), heads(buf.k, batch, len),
-                heads(buf.v, batch, len), buf.probs, attnScale,
+                heads(buf.v, batch, len), buf.mask, attnScale, heads(buf.ctx, batch, len), buf.lse,
                 heads(dq, batch, len), heads(dk, batch, len), heads(dv, batch, len));
         Tensor dx = wantInputGrad ? dB : null; // dx += …: residual already in dB
         query.backward(kn, dq, buf.x, dx);

@@ -1,5 +1,6 @@
 package dev.xgblora.model;
 
+import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.tensor.Tensor;
 import java.util.ArrayList;
@@ -7,19 +8,23 @@ import java.util.List;
 
 /**
  * One pre-norm Llama block: x + o(attn(rope(q), rope(k), v)) on RMSNorm(x), then
- * + down(silu(gate) ⊙ up) on RMSNorm of that. Grouped-query attention, causal, key padding mask.
+ * + down(silu(gate) ⊙ up) on RMSNorm of that. Grouped-query attention, causal, key padding mask,
+ * and a sliding window when the model has one for this layer (Mistral, Qwen2 with use_sliding_window).
  */
 public final class DecoderLayer {
     private final int index;
     private final DecoderDims dims;
+    private final int window;
     private final Param inputNorm;
     private final Param postAttentionNorm;
     private final Linear q, k, v, o, gate, up, down;
 
-    DecoderLayer(int index, DecoderDims dims, Param inputNorm, Param postAttentionNorm,
+    /** {@code window}: sliding attention window in positions, 0 for full causal attention. */
+    DecoderLayer(int index, DecoderDims dims, int window, Param inputNorm, Param postAttentionNorm,
                  Linear q, Linear k, Linear v, Linear o, Linear gate, Linear up, Linear down) {
         this.index = index;
         this.dims = dims;
+        this.window = window;
         this.inputNorm = inputNorm;
         this.postAttentionNorm = postAttentionNorm;
         this.q = q;
@@ -33,6 +38,11 @@ public final class DecoderLayer {
 
     public int index() {
         return index;
+    }
+
+    /** Sliding attention window in positions, 0 when this layer attends to the whole prefix. */
+    public int window() {
+        return window;
     }
 
     /** q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj. */
@@ -64,10 +74,12 @@ public final class DecoderLayer {
 
     /**
      * Forward over a padded batch; writes the layer output into {@code out}, which may be {@code x}
-     * (in place) when nothing is kept for backward.
+     * (in place) when nothing is kept for backward. {@code mask}: causal with the batch's key padding
+     * (and document segments when sequences are packed); this layer adds its sliding window.
      */
-    void forward(Kernels kern, Tensor x, int b, int t, int[] positions, Tensor keyValid,
+    void forward(Kernels kern, Tensor x, int b, int t, int[] positions, AttentionMask mask,
                  LayerActivations a, Tensor out) {
+        a.mask = mask.withWindow(window);
         kern.rmsNormForward(x, inputNorm.value(), dims.normEps(), a.n1, a.rstd1);
         q.forward(kern, a.n1, a.q);
         k.forward(kern, a.n1, a.k);
@@ -75,8 +87,8 @@ public final class DecoderLayer {
         Tensor q4 = heads(a.q, b, t, dims.heads()), k4 = heads(a.k, b, t, dims.kvHeads());
         kern.ropeForward(q4, positions, dims.invFreq(), q4);
         kern.ropeForward(k4, positions, dims.invFreq(), k4);
-        kern.attentionForward(q4, k4, heads(a.v, b, t, dims.kvHeads()), keyValid, true, dims.attentionScale(),
-                a.probs, heads(a.att, b, t, dims.heads()));
+        kern.attentionForward(q4, k4, heads(a.v, b, t, dims.kvHeads()), a.mask, dims.attentionScale(),
+                heads(a.att, b, t, dims.heads()), a.lse);
         o.forward(kern, a.att, a.h);
         kern.add(x, a.h, a.h);
         mlpForward(kern, a, out);
@@ -122,8 +134,8 @@ public final class DecoderLayer {
         g.dkRot.zero();
         g.dv.zero();
         kern.attentionBackward(heads(g.datt, b, t, dims.heads()), heads(a.q, b, t, dims.heads()),
-                heads(a.k, b, t, dims.kvHeads()), heads(a.v, b, t, dims.kvHeads()), a.probs, dims.attentionScale(),
-                heads(g.dqRot, b, t, dims.heads()), heads(g.dkRot, b, t, dims.kvHeads()),
+                heads(a.k, b, t, dims.kvHeads()), heads(a.v, b, t, dims.kvHeads()), a.mask, dims.attentionScale(),
+                heads(a.att, b, t, dims.heads()), a.lse, heads(g.dqRot, b, t, dims.heads()), heads(g.dkRot, b, t, dims.kvHeads()),
                 heads(g.dv, b, t, dims.kvHeads()));
         g.dq.zero();
         g.dk.zero();
@@ -141,7 +153,7 @@ public final class DecoderLayer {
      * [capacity, kvDim] holding the first {@code start} positions; appends the new keys and values.
      */
     void forwardCached(Kernels kern, Tensor x, int start, int[] positions, Tensor kCache, Tensor vCache,
-                       LayerActivations a, Tensor probs, Tensor out) {
+                       LayerActivations a, Tensor out) {
         int n = (int) x.dim(0), s = start + n;
         kern.rmsNormForward(x, inputNorm.value(), dims.normEps(), a.n1, a.rstd1);
         q.forward(kern, a.n1, a.q);
@@ -154,7 +166,9 @@ public final class DecoderLayer {
         vCache.slice(start, n).copyFrom(a.v);
         Tensor keys = kCache.slice(0, s).reshape(1, s, dims.kvHeads(), dims.headDim());
         Tensor values = vCache.slice(0, s).reshape(1, s, dims.kvHeads(), dims.headDim());
-        kern.attentionForward(q4, keys, values, null, true, dims.attentionScale(), probs, heads(a.att, 1, n, dims.heads()));
+        // The n queries sit at positions start.. of the s cached keys; no lse: nothing runs backward.
+        kern.attentionForward(q4, keys, values, AttentionMask.causal(null).withWindow(window), dims.attentionScale(),
+                heads(a.att, 1, n, dims.heads()), null);
         o.forward(kern, a.att, a.h);
         kern.add(x, a.h, a.h);
         mlpForward(kern, a, out);

@@ -1,9 +1,7 @@
 package dev.xgblora.model;
 
 import dev.xgblora.kernels.Kernels;
-import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,8 +20,6 @@ public final class DecoderSession {
     private final Tensor hidden;
     private final Tensor rstd;
     private final Tensor logits;
-    private MemorySegment probsMemory;
-    private int probsRows;
     private int length;
 
     DecoderSession(LlamaDecoder model, int capacity) {
@@ -70,12 +66,11 @@ public final class DecoderSession {
         int[] positions = new int[n];
         for (int i = 0; i < n; i++) positions[i] = length + i;
         int s = length + n;
-        Tensor probs = Tensor.of(probsFor(n), DType.F32, 1, d.heads(), n, s);
         Tensor x = residual(n);
         k.embeddingForward(tokens, model.embeddings().value(), x);
         List<DecoderLayer> layers = model.layers();
         for (int l = 0; l < layers.size(); l++) {
-            layers.get(l).forwardCached(k, x, length, positions, kCache[l], vCache[l], a, probs, x);
+            layers.get(l).forwardCached(k, x, length, positions, kCache[l], vCache[l], a, x);
         }
         k.rmsNormForward(x.slice(n - 1, 1), model.finalNorm().value(), d.normEps(), hidden, rstd);
         model.lmHead().forward(k, hidden, logits);
@@ -85,14 +80,5 @@ public final class DecoderSession {
 
     private Tensor residual(int n) {
         return residuals.computeIfAbsent(n, rows -> Tensor.zeros(rows, model.dims().hidden()));
-    }
-
-    /** Probabilities scratch [1, H, n, ≤capacity], grown only when n grows. */
-    private MemorySegment probsFor(int n) {
-        if (probsMemory == null || n > probsRows) {
-            probsRows = n;
-            probsMemory = MemorySegment.ofArray(new float[model.dims().heads() * n * capacity]);
-        }
-        return probsMemory;
     }
 }

@@ -2,6 +2,7 @@ package dev.xgblora.model;
 
 import dev.xgblora.io.ModelConfig;
 import dev.xgblora.io.WeightStore;
+import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.tensor.Tensor;
 import java.nio.file.Path;
@@ -63,7 +64,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         List<DecoderLayer> ls = new ArrayList<>();
         for (int l = 0; l < config.numLayers(); l++) {
             String p = "model.layers." + l + ".";
-            ls.add(new DecoderLayer(l, dims,
+            ls.add(new DecoderLayer(l, dims, config.attentionWindow(l),
                     w.vector(p + "input_layernorm.weight", c),
                     w.vector(p + "post_attention_layernorm.weight", c),
                     w.linear(p + "self_attn.q_proj", l, "q_proj", dims.qDim(), c, config.attentionBias()),
@@ -277,10 +278,11 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
     private Tensor runForward(Batch batch, BatchBuffers buf, int keepFrom) {
         Tensor x = buf.resid(keepFrom);
         kernels.embeddingForward(batch.flatIds(), embed.value(), x);
+        AttentionMask mask = AttentionMask.causal(batch.keyValid());
         for (int l = 0; l < layers.size(); l++) {
             boolean keep = l >= keepFrom;
             layers.get(l).forward(kernels, keep ? buf.resid(l) : x, batch.b(), batch.t(), batch.positions(),
-                    batch.keyValid(), keep ? buf.acts(l) : buf.scratch(), keep ? buf.resid(l + 1) : x);
+                    mask, keep ? buf.acts(l) : buf.scratch(), keep ? buf.resid(l + 1) : x);
         }
         kernels.rmsNormForward(buf.resid(layers.size()), finalNorm.value(), dims.normEps(), buf.hidden, buf.rstdFinal);
         return buf.hidden;

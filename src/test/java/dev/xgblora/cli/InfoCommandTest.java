@@ -49,6 +49,14 @@ class InfoCommandTest {
         assertTrue(out.contains("head dim 4"), out);
         assertTrue(out.contains("136 (0.0 M)"), out);
         assertTrue(out.contains("BF16 x1, F32 x1"), out);
+        assertTrue(out.contains("attention     full causal"), out);
+    }
+
+    @Test
+    void showsMistralsSlidingWindow() throws Exception {
+        Path mistral = Path.of(InfoCommandTest.class.getResource("/fixtures/llama/mistral-window/config.json").toURI()).getParent();
+        String out = run("info", "--model", mistral.toString());
+        assertTrue(out.contains("attention     sliding window 3 positions"), out);
     }
 
     @Test

@@ -155,6 +155,29 @@ class ModelConfigTest {
     }
 
     @Test
+    void slidingWindowPerArchitecture() throws IOException {
+        ModelConfig mistral = load(MISTRAL_7B);
+        for (int l = 0; l < mistral.numLayers(); l++) assertEquals(4096, mistral.attentionWindow(l), "mistral layer " + l);
+        assertEquals(0, load(MISTRAL_7B.replace("\"sliding_window\": 4096", "\"sliding_window\": null")).attentionWindow(0),
+                "Mistral v0.2+: null means full attention");
+        assertEquals(0, load(MISTRAL_7B.replace("\"sliding_window\": 4096, ", "")).attentionWindow(31), "absent: full");
+        assertEquals(0, load(QWEN2_05B).attentionWindow(23), "qwen2 with use_sliding_window false");
+        ModelConfig qwen = load(QWEN2_05B.replace("\"use_sliding_window\": false", "\"use_sliding_window\": true")
+                .replace("\"max_window_layers\": 24", "\"max_window_layers\": 20"));
+        assertEquals(0, qwen.attentionWindow(19), "qwen2 layers below max_window_layers attend fully");
+        assertEquals(131072, qwen.attentionWindow(20));
+        String types = "\"layer_types\": [" + "\"full_attention\", ".repeat(31) + "\"sliding_attention\"], ";
+        ModelConfig listed = load(MISTRAL_7B.replace("\"sliding_window\": 4096, ", "\"sliding_window\": 4096, " + types));
+        assertEquals(0, listed.attentionWindow(30));
+        assertEquals(4096, listed.attentionWindow(31));
+        assertEquals(0, load(TINYLLAMA.replace("\"use_cache\"", "\"sliding_window\": 16, \"use_cache\"")).attentionWindow(0),
+                "llama has no sliding window");
+        var bad = assertThrows(IllegalArgumentException.class,
+                () -> load(MISTRAL_7B.replace("\"sliding_window\": 4096", "\"sliding_window\": 0")));
+        assertTrue(bad.getMessage().contains("sliding_window"), bad.getMessage());
+    }
+
+    @Test
     void explicitHeadDimAttentionBiasAndTanhGelu() throws IOException {
         ModelConfig c = load(TINYLLAMA.replace("\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu_pytorch_tanh\", \"head_dim\": 80, \"attention_bias\": true"));
         assertEquals(80, c.headDim());

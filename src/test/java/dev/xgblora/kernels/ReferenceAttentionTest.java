@@ -23,15 +23,23 @@ class ReferenceAttentionTest {
         return new Tensor[] {randn(random, 1f, B, T, HQ, D), randn(random, 1f, B, S, hkv, D), randn(random, 1f, B, S, hkv, D)};
     }
 
-    private void checkGradients(String what, Tensor keyValid, boolean causal, int hkv) {
+    private static AttentionMask mask(Tensor keyValid, boolean causal) {
+        return new AttentionMask(keyValid, causal, 0, null);
+    }
+
+    private static Tensor lse() {
+        return Tensor.zeros(B, HQ, T);
+    }
+
+    private void checkGradients(String what, AttentionMask mask, int hkv) {
         Tensor[] in = qkv(hkv);
         Tensor q = in[0], kk = in[1], v = in[2];
-        Tensor probs = Tensor.zeros(B, HQ, T, S), out = Tensor.zeros(B, T, HQ, D);
+        Tensor lse = lse(), out = Tensor.zeros(B, T, HQ, D);
         Tensor r = randn(random, 1f, B, T, HQ, D);
-        Loss loss = weightedSum(() -> k.attentionForward(q, kk, v, keyValid, causal, SCALE, probs, out), out, r);
+        Loss loss = weightedSum(() -> k.attentionForward(q, kk, v, mask, SCALE, out, lse), out, r);
         loss.eval();
         Tensor dq = zerosLike(q), dk = zerosLike(kk), dv = zerosLike(v);
-        k.attentionBackward(r, q, kk, v, probs, SCALE, dq, dk, dv);
+        k.attentionBackward(r, q, kk, v, mask, SCALE, out, lse, dq, dk, dv);
         assertGradient(what + " dq", q, dq, loss);
         assertGradient(what + " dk", kk, dk, loss);
         assertGradient(what + " dv", v, dv, loss);
@@ -39,40 +47,42 @@ class ReferenceAttentionTest {
 
     @Test
     void backwardMatchesFiniteDifferencesWithoutMasks() {
-        checkGradients("plain MHA", null, false, HQ);
+        checkGradients("plain MHA", AttentionMask.NONE, HQ);
     }
 
     @Test
     void backwardMatchesFiniteDifferencesWithGqaCausalAndPadding() {
-        checkGradients("GQA+causal+padding", keyValid(), true, HKV);
-        checkGradients("GQA+padding", keyValid(), false, HKV);
-        checkGradients("GQA+causal", null, true, HKV);
+        checkGradients("GQA+causal+padding", mask(keyValid(), true), HKV);
+        checkGradients("GQA+padding", mask(keyValid(), false), HKV);
+        checkGradients("GQA+causal", mask(null, true), HKV);
+        checkGradients("GQA+causal+window 2", mask(null, true).withWindow(2), HKV);
+        checkGradients("GQA+causal+segments", mask(keyValid(), true).withSegments(new int[] {0, 0, 1, 1, 1, 0, 0, 0, 0, 1}), HKV);
     }
 
     @Test
     void forwardEqualsSoftmaxOfScaledScoresTimesValues() {
         Tensor[] in = qkv(HQ);
-        Tensor probs = Tensor.zeros(B, HQ, T, S), out = Tensor.zeros(B, T, HQ, D);
+        Tensor lse = lse(), out = Tensor.zeros(B, T, HQ, D);
         out.fill(42f); // overwritten
-        k.attentionForward(in[0], in[1], in[2], null, false, SCALE, probs, out);
+        k.attentionForward(in[0], in[1], in[2], AttentionMask.NONE, SCALE, out, lse);
         // Independent computation for every (b, h, t) through the softmax kernel.
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < HQ; h++) {
                 for (int t = 0; t < T; t++) {
                     Tensor scores = Tensor.zeros(1, S);
+                    double expSum = 0;
                     for (int s = 0; s < S; s++) {
                         double dot = 0;
                         for (int d = 0; d < D; d++) dot += at(in[0], b, t, h, d) * at(in[1], b, s, h, d);
                         scores.set(s, (float) (dot * SCALE));
+                        expSum += Math.exp(dot * SCALE);
                     }
+                    assertEquals(Math.log(expSum), lse.get(((long) b * HQ + h) * T + t), 1e-5, "lse");
                     k.softmaxForward(scores, scores);
                     for (int d = 0; d < D; d++) {
                         double o = 0;
                         for (int s = 0; s < S; s++) o += scores.get(s) * at(in[2], b, s, h, d);
                         assertEquals(o, at(out, b, t, h, d), 1e-5, "out[" + b + "," + t + "," + h + "," + d + "]");
-                    }
-                    for (int s = 0; s < S; s++) {
-                        assertEquals(scores.get(s), probs.get((((long) b * HQ + h) * T + t) * S + s), 1e-6);
                     }
                 }
             }
@@ -80,26 +90,20 @@ class ReferenceAttentionTest {
     }
 
     @Test
-    void masksHideKeysAndVisibleProbabilitiesSumToOne() {
+    void queriesThatSeeNoKeyGetZeroOutputAndMaskedKeysDoNotMatter() {
         Tensor[] in = qkv(HKV);
-        Tensor valid = keyValid();
-        Tensor probs = Tensor.zeros(B, HQ, T, S), out = Tensor.zeros(B, T, HQ, D);
-        k.attentionForward(in[0], in[1], in[2], valid, true, SCALE, probs, out);
+        AttentionMask mask = mask(keyValid(), true);
+        Tensor lse = lse(), out = Tensor.zeros(B, T, HQ, D);
+        k.attentionForward(in[0], in[1], in[2], mask, SCALE, out, lse);
         Tensor out0 = out.copy();
         int zeroRows = 0;
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < HQ; h++) {
                 for (int t = 0; t < T; t++) {
-                    double sum = 0;
                     boolean anyVisible = false;
-                    for (int s = 0; s < S; s++) {
-                        boolean visible = valid.get(b, s) != 0 && s <= t + (S - T);
-                        float p = probs.get((((long) b * HQ + h) * T + t) * S + s);
-                        if (!visible) assertEquals(0f, p, "masked key " + s + " of query " + t + " batch " + b);
-                        anyVisible |= visible;
-                        sum += p;
-                    }
-                    assertEquals(anyVisible ? 1.0 : 0.0, sum, 1e-6);
+                    for (int s = 0; s < S; s++) anyVisible |= keyValid().get(b, s) != 0 && s <= t + (S - T);
+                    float l = lse.get(((long) b * HQ + h) * T + t);
+                    assertEquals(anyVisible, l != Float.NEGATIVE_INFINITY, "lse " + l + " of batch " + b + " query " + t);
                     if (!anyVisible) {
                         zeroRows++;
                         for (int d = 0; d < D; d++) assertEquals(0f, at(out, b, t, h, d));
@@ -109,8 +113,7 @@ class ReferenceAttentionTest {
         }
         assertEquals(HQ, zeroRows, "batch 1 query 0 sees only padding under causality, in every head");
 
-        // Changing masked keys and values must not change the output: padding of batch 1 (keys 0..2)
-        // and the future key 4 of batch 0 query 1 is hidden only for that query, so only change padding.
+        // Changing padded keys and values (keys 0..2 of batch 1) must not change the output.
         for (int s = 0; s < 3; s++) {
             for (int h = 0; h < HKV; h++) {
                 for (int d = 0; d < D; d++) {
@@ -120,15 +123,58 @@ class ReferenceAttentionTest {
                 }
             }
         }
-        k.attentionForward(in[0], in[1], in[2], valid, true, SCALE, probs, out);
+        k.attentionForward(in[0], in[1], in[2], mask, SCALE, out, lse);
         assertArrayEquals(out0.toFloatArray(), out.toFloatArray());
+    }
+
+    /** Which outputs move when value row {@code key} of every batch changes. */
+    private boolean[][] movedByKey(AttentionMask mask, int key) {
+        Tensor[] in = qkv(HKV);
+        Tensor out = Tensor.zeros(B, T, HQ, D), before;
+        k.attentionForward(in[0], in[1], in[2], mask, SCALE, out, null);
+        before = out.copy();
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < HKV; h++) for (int d = 0; d < D; d++) in[2].set(((long) b * S + key) * HKV * D + h * D + d, 9f);
+        }
+        k.attentionForward(in[0], in[1], in[2], mask, SCALE, out, null);
+        boolean[][] moved = new boolean[B][T];
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < T; t++) moved[b][t] = at(before, b, t, 0, 0) != at(out, b, t, 0, 0);
+        }
+        return moved;
+    }
+
+    @Test
+    void slidingWindowHidesKeysOlderThanTheWindow() {
+        // Queries sit at positions 2, 3, 4 (S − T = 2). With window 2, position p sees keys p−1 and p.
+        AttentionMask window = mask(null, true).withWindow(2);
+        boolean[][] moved = movedByKey(window, 2);
+        for (int b = 0; b < B; b++) {
+            assertTrue(moved[b][0], "position 2 sees key 2");
+            assertTrue(moved[b][1], "position 3 sees key 2 (3 − 2 < 2)");
+            assertFalse(moved[b][2], "position 4 does not see key 2 (4 − 2 = 2, not < 2)");
+        }
+        boolean[][] full = movedByKey(mask(null, true), 0);
+        for (int b = 0; b < B; b++) for (int t = 0; t < T; t++) assertTrue(full[b][t], "no window: key 0 is seen by all");
+        assertThrows(IllegalArgumentException.class, () -> mask(null, false).withWindow(2), "a window needs causality");
+    }
+
+    @Test
+    void segmentsKeepPackedDocumentsApart() {
+        // Batch 0: positions 0..2 are document 0, 3..4 document 1; batch 1: one document.
+        AttentionMask packed = mask(null, true).withSegments(new int[] {0, 0, 0, 1, 1, 5, 5, 5, 5, 5});
+        boolean[][] moved = movedByKey(packed, 1);
+        assertTrue(moved[0][0], "position 2 is in key 1's document");
+        assertFalse(moved[0][1], "position 3 starts document 1");
+        assertFalse(moved[0][2], "position 4 is in document 1");
+        for (int t = 0; t < T; t++) assertTrue(moved[1][t], "batch 1 is one document");
     }
 
     @Test
     void causalMaskHidesFutureKeysWithCacheOffset() {
         Tensor[] in = qkv(HKV);
-        Tensor probs = Tensor.zeros(B, HQ, T, S), out = Tensor.zeros(B, T, HQ, D);
-        k.attentionForward(in[0], in[1], in[2], null, true, SCALE, probs, out);
+        Tensor out = Tensor.zeros(B, T, HQ, D);
+        k.attentionForward(in[0], in[1], in[2], mask(null, true), SCALE, out, null);
         Tensor before = out.copy();
         // Key S-1 is visible only to the last query (t = T-1); change it and only that query may move.
         for (int b = 0; b < B; b++) {
@@ -136,7 +182,7 @@ class ReferenceAttentionTest {
                 for (int d = 0; d < D; d++) in[2].set(((long) b * S + S - 1) * HKV * D + h * D + d, 9f);
             }
         }
-        k.attentionForward(in[0], in[1], in[2], null, true, SCALE, probs, out);
+        k.attentionForward(in[0], in[1], in[2], mask(null, true), SCALE, out, null);
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < T; t++) {
                 for (int h = 0; h < HQ; h++) {
@@ -166,18 +212,19 @@ class ReferenceAttentionTest {
                 }
             }
         }
-        Tensor probs = Tensor.zeros(B, HQ, T, S), out = Tensor.zeros(B, T, HQ, D);
-        Tensor probsRep = Tensor.zeros(B, HQ, T, S), outRep = Tensor.zeros(B, T, HQ, D);
-        k.attentionForward(in[0], in[1], in[2], keyValid(), true, SCALE, probs, out);
-        k.attentionForward(in[0], kRep, vRep, keyValid(), true, SCALE, probsRep, outRep);
+        Tensor lse = lse(), out = Tensor.zeros(B, T, HQ, D);
+        Tensor lseRep = lse(), outRep = Tensor.zeros(B, T, HQ, D);
+        AttentionMask mask = mask(keyValid(), true);
+        k.attentionForward(in[0], in[1], in[2], mask, SCALE, out, lse);
+        k.attentionForward(in[0], kRep, vRep, mask, SCALE, outRep, lseRep);
         assertArrayEquals(outRep.toFloatArray(), out.toFloatArray());
-        assertArrayEquals(probsRep.toFloatArray(), probs.toFloatArray());
+        assertArrayEquals(lseRep.toFloatArray(), lse.toFloatArray());
 
         // The GQA dk is the sum of the repeated heads' dk over each group.
         Tensor dout = randn(random, 1f, B, T, HQ, D);
         Tensor dk = Tensor.zeros(B, S, HKV, D), dkRep = Tensor.zeros(B, S, HQ, D);
-        k.attentionBackward(dout, in[0], in[1], in[2], probs, SCALE, null, dk, null);
-        k.attentionBackward(dout, in[0], kRep, vRep, probsRep, SCALE, null, dkRep, null);
+        k.attentionBackward(dout, in[0], in[1], in[2], mask, SCALE, out, lse, null, dk, null);
+        k.attentionBackward(dout, in[0], kRep, vRep, mask, SCALE, outRep, lseRep, null, dkRep, null);
         for (long i = 0; i < dk.numel(); i++) {
             long b = i / (S * HKV * D), s = i / (HKV * D) % S, hk = i / D % HKV, d = i % D;
             double sum = 0;
@@ -189,16 +236,17 @@ class ReferenceAttentionTest {
     @Test
     void backwardAccumulatesAndSkipsNullGradients() {
         Tensor[] in = qkv(HKV);
-        Tensor probs = Tensor.zeros(B, HQ, T, S), out = Tensor.zeros(B, T, HQ, D);
-        k.attentionForward(in[0], in[1], in[2], keyValid(), true, SCALE, probs, out);
+        Tensor lse = lse(), out = Tensor.zeros(B, T, HQ, D);
+        AttentionMask mask = mask(keyValid(), true);
+        k.attentionForward(in[0], in[1], in[2], mask, SCALE, out, lse);
         Tensor dout = randn(random, 1f, B, T, HQ, D);
         Tensor dq = zerosLike(in[0]), dk = zerosLike(in[1]), dv = zerosLike(in[2]);
-        k.attentionBackward(dout, in[0], in[1], in[2], probs, SCALE, dq, dk, dv);
+        k.attentionBackward(dout, in[0], in[1], in[2], mask, SCALE, out, lse, dq, dk, dv);
         Tensor dv2 = dv.copy();
-        k.attentionBackward(dout, in[0], in[1], in[2], probs, SCALE, null, null, dv2);
+        k.attentionBackward(dout, in[0], in[1], in[2], mask, SCALE, out, lse, null, null, dv2);
         for (long i = 0; i < dv.numel(); i++) assertEquals(2 * dv.get(i), dv2.get(i), 1e-5);
         Tensor dqOnly = zerosLike(in[0]);
-        k.attentionBackward(dout, in[0], in[1], in[2], probs, SCALE, dqOnly, null, null);
+        k.attentionBackward(dout, in[0], in[1], in[2], mask, SCALE, out, lse, dqOnly, null, null);
         assertArrayEquals(dq.toFloatArray(), dqOnly.toFloatArray());
     }
 
@@ -206,7 +254,7 @@ class ReferenceAttentionTest {
     void rejectsMismatchedHeads() {
         Tensor q = Tensor.zeros(1, 2, 3, 4), kv = Tensor.zeros(1, 2, 2, 4);
         var e = assertThrows(IllegalArgumentException.class,
-                () -> k.attentionForward(q, kv, kv, null, false, 1f, Tensor.zeros(1, 3, 2, 2), Tensor.zeros(1, 2, 3, 4)));
+                () -> k.attentionForward(q, kv, kv, AttentionMask.NONE, 1f, Tensor.zeros(1, 2, 3, 4), Tensor.zeros(1, 3, 2)));
         assertTrue(e.getMessage().contains("multiple"), e.getMessage());
     }
 

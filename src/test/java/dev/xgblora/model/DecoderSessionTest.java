@@ -42,7 +42,7 @@ class DecoderSessionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama3-gqa", "qwen2-tied", "mistral-bf16"})
+    @ValueSource(strings = {"llama3-gqa", "qwen2-tied", "mistral-bf16", "mistral-window"})
     void cachedLogitsEqualFullForwardOverGrowingSequence(String name) {
         try (LlamaDecoder m = open(name)) {
             checkCacheAgainstFullForward(name + " reference", m);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.xgblora.io.ModelConfig;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.KernelTestSupport;
 import dev.xgblora.kernels.Kernels;
@@ -15,6 +16,7 @@ import dev.xgblora.kernels.VectorKernels;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -106,6 +108,26 @@ class LlamaDecoderGoldenTest {
             }
             for (Param p : model.layers().get(0).params()) assertNull(p.grad(), p.name());
             assertNull(model.embeddings().grad());
+        }
+    }
+
+    /**
+     * mistral-window (sliding_window 3 over 9 tokens) matches PyTorch above; the same weights with
+     * the window removed from config.json must not, or the fixture would not test the window.
+     */
+    @Test
+    void slidingWindowChangesTheFixtureResult() {
+        String name = "mistral-window";
+        ModelConfig config = ModelConfig.load(LlamaFixtures.modelDir(name));
+        assertEquals(3, config.attentionWindow(0));
+        ModelConfig full = config.with(j -> j.putNull("sliding_window"));
+        assertEquals(0, full.attentionWindow(0));
+        try (WeightStore exp = LlamaFixtures.expected(name);
+             WeightStore weights = WeightStore.open(LlamaFixtures.modelDir(name))) {
+            LlamaDecoder model = new LlamaDecoder(full, n -> weights.has(n) ? weights.tensor(n) : null, kernels);
+            double r = rel(model.inferLogits(LlamaFixtures.ints(exp.tensor("input_ids")),
+                    LlamaFixtures.ints(exp.tensor("attention_mask"))), exp.tensor("logits"));
+            assertTrue(r > 1e-2, "logits without the window differ from PyTorch's windowed ones by only " + r);
         }
     }
 

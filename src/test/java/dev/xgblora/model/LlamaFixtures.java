@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * DIR/config.json + DIR/model.safetensors, and DIR-expected.safetensors with inputs and outputs.
  */
 final class LlamaFixtures {
-    static final String[] MODELS = {"llama3-gqa", "qwen2-tied", "mistral-bf16"};
+    static final String[] MODELS = {"llama3-gqa", "qwen2-tied", "mistral-bf16", "mistral-window"};
 
     private LlamaFixtures() {
     }
