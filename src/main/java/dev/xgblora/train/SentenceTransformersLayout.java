@@ -1,0 +1,160 @@
+package dev.xgblora.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.xgblora.io.JsonFiles;
+import dev.xgblora.io.SafeTensorsWriter;
+import dev.xgblora.io.WeightStore;
+import dev.xgblora.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A mean- or CLS-pooled classifier in the sentence-transformers layout, so that
+ * {@code SentenceTransformer(dir)} computes what xgblora trained:
+ * <pre>
+ * modules.json                     Transformer (path ""), Pooling (1_Pooling), Dense (2_Dense)
+ * config.json, model.safetensors   the BertModel (no "bert." prefix) and id2label/label2id
+ * tokenizer files, sentence_bert_config.json, config_sentence_transformers.json
+ * 1_Pooling/config.json            pooling_mode_mean_tokens or pooling_mode_cls_token
+ * 2_Dense/config.json, model.safetensors   the head: linear.weight [classes, hidden], linear.bias,
+ *                                  identity activation, so encode() returns the logits
+ * </pre>
+ * Class probabilities are the softmax of those logits; label names are config.json's id2label.
+ */
+public final class SentenceTransformersLayout {
+    public static final String MODULES = "modules.json";
+    public static final String POOLING_DIR = "1_Pooling", DENSE_DIR = "2_Dense";
+    static final String TRANSFORMER = "sentence_transformers.models.Transformer";
+    static final String POOLING = "sentence_transformers.models.Pooling";
+    static final String DENSE = "sentence_transformers.models.Dense";
+    static final String IDENTITY = "torch.nn.modules.linear.Identity";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private SentenceTransformersLayout() {
+    }
+
+    /** What a loader needs: where the transformer is, its pooling, and the head tensors under xgblora's names (classifier.*). */
+    public record Read(Path transformerDir, EncoderClassifier.PoolingMode pooling, Map<String, Tensor> head) {
+    }
+
+    public static boolean isLayout(Path dir) {
+        return Files.isRegularFile(dir.resolve(MODULES));
+    }
+
+    /** Writes the sentence-transformers files of {@code model} into {@code dir} (the transformer's files are the caller's). */
+    static void write(Path dir, EncoderClassifier model, int maxSeqLength, Map<String, Tensor> head) throws IOException {
+        ArrayNode modules = JSON.createArrayNode();
+        module(modules, 0, "", TRANSFORMER);
+        module(modules, 1, POOLING_DIR, POOLING);
+        module(modules, 2, DENSE_DIR, DENSE);
+        write(dir.resolve(MODULES), modules);
+        ObjectNode sbert = JSON.createObjectNode();
+        sbert.put("max_seq_length", maxSeqLength);
+        sbert.put("do_lower_case", false);
+        write(dir.resolve("sentence_bert_config.json"), sbert);
+        ObjectNode st = JSON.createObjectNode();
+        st.putObject("__version__").put("sentence_transformers", "3.0.0");
+        st.putObject("prompts");
+        st.putNull("default_prompt_name");
+        st.putNull("similarity_fn_name");
+        write(dir.resolve("config_sentence_transformers.json"), st);
+        int hidden = model.encoder().hiddenSize();
+        ObjectNode pool = JSON.createObjectNode();
+        pool.put("word_embedding_dimension", hidden);
+        pool.put("pooling_mode_cls_token", model.pooling() == EncoderClassifier.PoolingMode.CLS);
+        pool.put("pooling_mode_mean_tokens", model.pooling() == EncoderClassifier.PoolingMode.MEAN);
+        for (String m : new String[]{"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+            pool.put(m, false);
+        }
+        pool.put("include_prompt", true);
+        Files.createDirectories(dir.resolve(POOLING_DIR));
+        write(dir.resolve(POOLING_DIR).resolve("config.json"), pool);
+        ObjectNode dense = JSON.createObjectNode();
+        dense.put("in_features", hidden);
+        dense.put("out_features", model.classes());
+        dense.put("bias", true);
+        dense.put("activation_function", IDENTITY);
+        Path d = dir.resolve(DENSE_DIR);
+        Files.createDirectories(d);
+        write(d.resolve("config.json"), dense);
+        Map<String, Tensor> linear = new LinkedHashMap<>();
+        linear.put("linear.weight", head.get("classifier.weight"));
+        linear.put("linear.bias", head.get("classifier.bias"));
+        SafeTensorsWriter.write(d.resolve(WeightStore.SINGLE_FILE), linear, Map.of("format", "pt"));
+    }
+
+    private static void module(ArrayNode modules, int idx, String path, String type) {
+        ObjectNode m = modules.addObject();
+        m.put("idx", idx);
+        m.put("name", String.valueOf(idx));
+        m.put("path", path);
+        m.put("type", type);
+    }
+
+    private static void write(Path file, JsonNode json) throws IOException {
+        Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
+    }
+
+    /**
+     * Reads modules.json of {@code dir}: a Transformer, a Pooling with mean or CLS tokens, and a
+     * Dense head with identity activation, in that order; anything else is named and refused.
+     */
+    public static Read read(Path dir) {
+        Path file = dir.resolve(MODULES);
+        JsonNode modules = JsonFiles.read(file);
+        if (!modules.isArray()) throw new IllegalArgumentException(file + ": expected a JSON array of modules");
+        String[] expected = {TRANSFORMER, POOLING, DENSE};
+        if (modules.size() != 3) {
+            throw new IllegalArgumentException(file + ": " + modules.size() + " module(s); a classifier xgblora reads has 3: "
+                    + String.join(", ", expected) + " (a sentence-embedding model without a Dense head is not a classifier: use xgblora embed)");
+        }
+        Path[] paths = new Path[3];
+        for (int i = 0; i < 3; i++) {
+            JsonNode m = modules.get(i);
+            String type = m.path("type").asText();
+            if (!type.equals(expected[i])) {
+                throw new IllegalArgumentException(file + ": module " + i + " is '" + type + "', expected " + expected[i]);
+            }
+            paths[i] = dir.resolve(m.path("path").asText(""));
+        }
+        Path poolFile = paths[1].resolve("config.json");
+        JsonNode pool = JsonFiles.read(poolFile);
+        boolean mean = pool.path("pooling_mode_mean_tokens").asBoolean(false), cls = pool.path("pooling_mode_cls_token").asBoolean(false);
+        for (var it = pool.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (f.startsWith("pooling_mode_") && !f.equals("pooling_mode_mean_tokens") && !f.equals("pooling_mode_cls_token")
+                    && pool.get(f).asBoolean(false)) {
+                throw new IllegalArgumentException(poolFile + ": " + f + " is not supported (xgblora pools by mean or CLS token)");
+            }
+        }
+        if (mean == cls) {
+            throw new IllegalArgumentException(poolFile + ": expected exactly one of pooling_mode_mean_tokens and pooling_mode_cls_token"
+                    + " to be true, found mean=" + mean + ", cls=" + cls);
+        }
+        Path denseFile = paths[2].resolve("config.json");
+        JsonNode dense = JsonFiles.read(denseFile);
+        String act = dense.path("activation_function").asText("");
+        if (!act.equals(IDENTITY)) {
+            throw new IllegalArgumentException(denseFile + ": activation_function is '" + act + "'; a classification head has " + IDENTITY);
+        }
+        Map<String, Tensor> head = new LinkedHashMap<>();
+        try (WeightStore st = WeightStore.open(paths[2])) {
+            for (String n : new String[]{"weight", "bias"}) {
+                if (!st.has("linear." + n)) throw new IllegalArgumentException(paths[2] + ": no tensor linear." + n + " (the head)");
+                head.put("classifier." + n, st.tensor("linear." + n).copy());
+            }
+        }
+        long out = head.get("classifier.weight").dim(0);
+        if (dense.path("out_features").asLong(out) != out) {
+            throw new IllegalArgumentException(denseFile + ": out_features " + dense.path("out_features") + " but linear.weight has " + out + " rows");
+        }
+        return new Read(paths[0], mean ? EncoderClassifier.PoolingMode.MEAN : EncoderClassifier.PoolingMode.CLS, head);
+    }
+}
