@@ -113,7 +113,16 @@ class ExportFixtureTest {
     @Test
     void committedExportsAreWhatTheExporterWritesToday() throws Exception {
         Path fresh = tmp.resolve("fresh");
-        BertExportFixtures.write(fresh, BertExportFixtures.sentences(ROOT.resolve("sentences.tsv")));
+        Map<String, double[][]> inMemory = BertExportFixtures.write(fresh, BertExportFixtures.sentences(ROOT.resolve("sentences.tsv")));
+        // end to end: the model as trained (in memory, before export) and the independent loader reading its export agree
+        for (var e : inMemory.entrySet()) {
+            JsonNode want = expected().path(e.getKey()).path("probabilities");
+            double worst = 0;
+            for (int i = 0; i < e.getValue().length; i++) {
+                for (int c = 0; c < e.getValue()[i].length; c++) worst = Math.max(worst, Math.abs(e.getValue()[i][c] - want.get(i).get(c).asDouble()));
+            }
+            assertTrue(worst <= TOL, e.getKey() + ": the exported model's loader disagrees with the model that was exported by " + worst);
+        }
         for (String d : List.of(BertExportFixtures.BASE, BertExportFixtures.ST_MEAN, BertExportFixtures.HF_CLS)) {
             List<Path> committed;
             try (Stream<Path> s = Files.walk(ROOT.resolve(d))) {

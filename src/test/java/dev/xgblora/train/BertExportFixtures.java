@@ -52,12 +52,17 @@ public final class BertExportFixtures {
         return lines.subList(1, lines.size()).stream().map(l -> l.substring(l.indexOf('\t') + 1)).toList();
     }
 
-    /** Writes base/, st-mean/ and hf-cls/ into {@code root} (the exports must not exist yet). */
-    public static void write(Path root, List<String> sentences) throws Exception {
+    /**
+     * Writes base/, st-mean/ and hf-cls/ into {@code root} (the exports must not exist yet); returns,
+     * per export, the class probabilities of {@code sentences} by the in-memory model that was exported.
+     */
+    public static Map<String, double[][]> write(Path root, List<String> sentences) throws Exception {
         Path base = root.resolve(BASE);
         writeBase(base);
-        export(base, root.resolve(ST_MEAN), EncoderClassifier.PoolingMode.MEAN, 21, sentences);
-        export(base, root.resolve(HF_CLS), EncoderClassifier.PoolingMode.CLS, 22, sentences);
+        Map<String, double[][]> probs = new LinkedHashMap<>();
+        probs.put(ST_MEAN, export(base, root.resolve(ST_MEAN), EncoderClassifier.PoolingMode.MEAN, 21, sentences));
+        probs.put(HF_CLS, export(base, root.resolve(HF_CLS), EncoderClassifier.PoolingMode.CLS, 22, sentences));
+        return probs;
     }
 
     static void writeBase(Path dir) throws Exception {
@@ -189,7 +194,7 @@ public final class BertExportFixtures {
      * centres the logits of {@code sentences} (random pooled features share a large common part,
      * which would otherwise make every sentence the same class), and exports it.
      */
-    static void export(Path base, Path out, EncoderClassifier.PoolingMode pooling, long seed, List<String> sentences) {
+    static double[][] export(Path base, Path out, EncoderClassifier.PoolingMode pooling, long seed, List<String> sentences) {
         ModelConfig mc = ModelConfig.load(base);
         try (WeightStore store = WeightStore.open(base); Tokenizer tok = Tokenizer.load(base)) {
             EncoderClassifier model = (EncoderClassifier) FineTune.build(mc, store, new ReferenceKernels(), Task.CLASSIFY, LABELS.size(),
@@ -209,7 +214,12 @@ public final class BertExportFixtures {
             }
             Map<String, Integer> labels = new LinkedHashMap<>();
             for (int i = 0; i < LABELS.size(); i++) labels.put(LABELS.get(i), i);
+            Batch batch = new Batch(new TokenizerEncoder(tok).encodeBatch(sentences, null, POSITIONS), new int[sentences.size()]);
+            model.predict(batch);
+            double[][] probs = new double[sentences.size()][];
+            for (int i = 0; i < probs.length; i++) probs[i] = SavedClassifier.softmax(model.lastLogits(), i, LABELS.size());
             ModelExport.writeMerged(model, out, base, ModelExport.sourceDtypes(model), null, LabelMap.of(labels));
+            return probs;
         }
     }
 }
