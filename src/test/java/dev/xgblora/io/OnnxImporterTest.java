@@ -158,4 +158,21 @@ class OnnxImporterTest {
             else System.setProperty("xgblora.home", old);
         }
     }
+
+    @Test
+    void aGraphWithAnUnsupportedOpIsRefusedNamingTheFileNodeAndOp() {
+        var nodes = new java.util.ArrayList<>(graph.nodes());
+        nodes.add(5, new OnnxGraph.Node("/encoder/layer.0/attention/self/Custom", "FancyAttention", java.util.List.of("x"),
+                java.util.List.of("y"), null));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> OnnxImporter.requireSupportedOps(new OnnxGraph(nodes, graph.initializers()), "my-model.onnx"));
+        assertTrue(e.getMessage().contains("my-model.onnx") && e.getMessage().contains("/encoder/layer.0/attention/self/Custom")
+                && e.getMessage().contains("FancyAttention"), e.getMessage());
+        OnnxImporter.requireSupportedOps(graph, "minilm"); // the real graph passes
+    }
+
+    @Test
+    void theImportKeepsTheHuggingFaceId() {
+        assertEquals(ModelIdentity.MINILM_HUB_ID, ModelIdentity.hubId(dir));
+    }
 }
