@@ -5,6 +5,7 @@ import dev.xgblora.io.ModelCache;
 import dev.xgblora.io.ModelSummary;
 import dev.xgblora.io.OnnxImporter;
 import dev.xgblora.io.OnnxModels;
+import dev.xgblora.io.SentencePooling;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,8 @@ public final class ImportOnnxCommand implements Callable<Integer> {
     Path tokenizer;
     @Option(names = "--hub-id", paramLabel = "ID", description = "Hugging Face id of the --onnx model (written as _name_or_path; adapters then name it).")
     String hubId;
+    @Option(names = "--pooling", paramLabel = "mean|cls", description = "Sentence-embedding pooling of the --onnx model: writes modules.json and 1_Pooling (xgblora embed reads it; default: none, embed pools by mean).")
+    String pooling;
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default for a known model: the model cache, imported once).")
     Path out;
 
@@ -48,7 +51,8 @@ public final class ImportOnnxCommand implements Callable<Integer> {
         if (list) {
             w.printf("%-20s %-40s %-70s %-20s %s%n", "name", "Hugging Face id", "Maven coordinates", "pooling", "here");
             for (OnnxModels.Known k : OnnxModels.ALL) {
-                w.printf("%-20s %-40s %-70s %-20s %s%n", k.name(), k.hubId(), k.coordinates(), k.pooling(),
+                w.printf("%-20s %-40s %-70s %-20s %s%n", k.name(), k.hubId(), k.coordinates(),
+                        k.pooling().name().toLowerCase(java.util.Locale.ROOT) + ", normalised",
                         k.available() ? "yes" : "no (" + k.fetchCommand() + ")");
             }
             w.println("Any other BERT-family export: --onnx FILE --tokenizer FILE --out DIR");
@@ -64,6 +68,14 @@ public final class ImportOnnxCommand implements Callable<Integer> {
             for (Path f : new Path[] {onnx, tokenizer}) if (!Files.isRegularFile(f)) throw new IllegalArgumentException("no file " + f);
             try (InputStream g = Files.newInputStream(onnx); InputStream t = Files.newInputStream(tokenizer)) {
                 OnnxImporter.importBert(g, t, out, onnx.toString(), hubId);
+            }
+            if (pooling != null) {
+                SentencePooling.Mode mode = switch (pooling.toLowerCase(java.util.Locale.ROOT)) {
+                    case "mean" -> SentencePooling.Mode.MEAN;
+                    case "cls" -> SentencePooling.Mode.CLS;
+                    default -> throw new ParameterException(spec.commandLine(), "--pooling: mean or cls, not " + pooling);
+                };
+                SentencePooling.writeEmbeddingModel(out, dev.xgblora.io.ModelConfig.load(out).hiddenSize(), mode);
             }
             dir = out;
         } else {

