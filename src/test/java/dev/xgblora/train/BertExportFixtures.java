@@ -65,7 +65,7 @@ public final class BertExportFixtures {
         return probs;
     }
 
-    static void writeBase(Path dir) throws Exception {
+    public static void writeBase(Path dir) throws Exception {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("config.json"), """
                 {
