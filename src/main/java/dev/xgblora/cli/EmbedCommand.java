@@ -22,10 +22,11 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Sentence embeddings (mean pooling + L2 normalization) with a BERT-family model, one JSON line per input line. */
+/** Sentence embeddings (the model's pooling, mean by default, + L2 normalization) with a BERT-family model, one JSON line per input line. */
 @Command(name = "embed", mixinStandardHelpOptions = true,
         description = {"Embed sentences with a BERT-family encoder as sentence-transformers does "
-                + "(mean pooling over the attention mask, then L2 normalization).",
+                + "(mean pooling over the attention mask, or the CLS token where the model's modules.json says so, e.g. an "
+                + "imported bge-small-en-v1.5; then L2 normalization).",
                 "Each input line is either a JSON object {\"text\": \"...\"} or plain text; every line, "
                 + "blank ones included, gives one output line {\"embedding\": [...]} in input order."},
         footer = {"", "Examples:",

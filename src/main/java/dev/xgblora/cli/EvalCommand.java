@@ -34,7 +34,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--label-column", description = "Label column/key (default: label).") String labelColumn;
     @Option(names = "--max-length", defaultValue = "64", description = "Tokens per example (default 64).") int maxLength;
     @Option(names = "--batch-size", defaultValue = "64") int batchSize;
-    @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls: as the model was trained.") String pooling;
+    @Option(names = "--pooling", paramLabel = "mean|cls", description = "Override the pooling the export records (only for exports that do not say: merged/ of earlier versions).")
+    String pooling;
     @Option(names = "--json", description = "Print the metrics as one JSON object.") boolean json;
 
     @Override
@@ -43,7 +44,7 @@ public final class EvalCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         EvalResult r;
         try (SavedClassifier c = SavedClassifier.load(model, Backends.defaults(), maxLength,
-                EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)))) {
+                EncoderClassifier.PoolingMode.parse(pooling))) {
             r = c.evaluate(data, opts, batchSize);
         }
         double secs = (System.nanoTime() - t0) / 1e9;

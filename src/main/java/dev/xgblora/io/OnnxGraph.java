@@ -20,11 +20,17 @@ record OnnxGraph(List<Node> nodes, Map<String, Initializer> initializers) {
     // TensorProto fields and the FLOAT data type
     private static final int T_DIMS = 1, T_DATA_TYPE = 2, T_FLOAT_DATA = 4, T_NAME = 8, T_RAW_DATA = 9, T_DATA_LOCATION = 14;
     private static final int T_INT32_DATA = 5, T_INT64_DATA = 7, T_DOUBLE_DATA = 10;
-    private static final int NODE_ATTRIBUTE = 5, ATTR_NAME = 1, ATTR_TENSOR = 5;
+    private static final int NODE_ATTRIBUTE = 5, ATTR_NAME = 1, ATTR_FLOAT = 2, ATTR_TENSOR = 5;
     private static final int FLOAT = 1, INT32 = 6, INT64 = 7, DOUBLE = 11;
 
-    /** A graph node; {@code constant} holds the value of a Constant node (as doubles), else null. */
-    record Node(String name, String opType, List<String> inputs, List<String> outputs, double[] constant) {
+    /**
+     * A graph node; {@code constant} holds the value of a Constant node (as doubles), else null;
+     * {@code floats} its float attributes (e.g. LayerNormalization's epsilon).
+     */
+    record Node(String name, String opType, List<String> inputs, List<String> outputs, double[] constant, Map<String, Double> floats) {
+        Node(String name, String opType, List<String> inputs, List<String> outputs, double[] constant) {
+            this(name, opType, inputs, outputs, constant, Map.of());
+        }
     }
 
     /** A float initializer: its shape and the little-endian float32 bytes (a view of the model bytes). */
@@ -66,6 +72,7 @@ record OnnxGraph(List<Node> nodes, Map<String, Initializer> initializers) {
         String name = "", op = "";
         List<String> in = new ArrayList<>(), out = new ArrayList<>();
         RawTensor value = null;
+        Map<String, Double> floats = new LinkedHashMap<>();
         while (r.next()) {
             switch (r.field()) {
                 case NODE_INPUT -> in.add(r.string());
@@ -73,28 +80,34 @@ record OnnxGraph(List<Node> nodes, Map<String, Initializer> initializers) {
                 case NODE_NAME -> name = r.string();
                 case NODE_OP_TYPE -> op = r.string();
                 case NODE_ATTRIBUTE -> {
-                    RawTensor t = tensorAttribute(r.message("attribute"), "value");
-                    if (t != null) value = t;
+                    Attribute a = attribute(r.message("attribute"));
+                    if ("value".equals(a.name()) && a.tensor() != null) value = a.tensor();
+                    if (a.f() != null) floats.put(a.name(), a.f());
                 }
                 default -> r.skip();
             }
         }
         double[] constant = op.equals("Constant") && value != null ? value.values(what) : null;
-        return new Node(name, op, in, out, constant);
+        return new Node(name, op, in, out, constant, Map.copyOf(floats));
     }
 
-    /** The tensor of an attribute called {@code wanted}, or null. */
-    private static RawTensor tensorAttribute(ProtoReader r, String wanted) {
+    /** An AttributeProto's name and, where set, its float (f) or tensor (t). */
+    private record Attribute(String name, Double f, RawTensor tensor) {
+    }
+
+    private static Attribute attribute(ProtoReader r) {
         String name = null;
+        Double f = null;
         RawTensor t = null;
         while (r.next()) {
             switch (r.field()) {
                 case ATTR_NAME -> name = r.string();
+                case ATTR_FLOAT -> f = (double) Float.intBitsToFloat(r.fixed32());
                 case ATTR_TENSOR -> t = tensor(r.message("t"));
                 default -> r.skip();
             }
         }
-        return wanted.equals(name) ? t : null;
+        return new Attribute(name, f, t);
     }
 
     /** A TensorProto as read: data either in raw_data (little-endian) or in the typed repeated fields. */

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -49,18 +50,41 @@ public final class OnnxImporter {
     private OnnxImporter() {
     }
 
+    /**
+     * Ops of the BERT graphs transformers / optimum export (embeddings, attention, GELU by Erf or
+     * Tanh, LayerNorm unfused or fused, shape arithmetic). A graph with any other op computes
+     * something the imported BertModel would not, so it is refused.
+     */
+    static final Set<String> SUPPORTED_OPS = new TreeSet<>(List.of("Add", "Cast", "Concat", "Constant", "ConstantOfShape", "Div",
+            "Equal", "Erf", "Expand", "Gather", "LayerNormalization", "MatMul", "Mul", "Pow", "ReduceMean", "Reshape", "Shape",
+            "Slice", "Softmax", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where"));
+
     /** Imports all-MiniLM-L6-v2 from its Maven jar into outDir (config.json, model.safetensors, tokenizer.json). */
     public static void importMiniLm(Path outDir) {
-        try (InputStream onnx = MiniLmSource.open(MiniLmSource.ONNX);
-             InputStream tok = MiniLmSource.open(MiniLmSource.TOKENIZER)) {
-            importBert(onnx, tok, outDir);
+        importKnown(OnnxModels.MINILM, outDir);
+    }
+
+    /** Imports one of the {@link OnnxModels} from its Maven jar (class path or local repository) into outDir. */
+    public static void importKnown(OnnxModels.Known m, Path outDir) {
+        try (InputStream onnx = m.open(m.onnxEntry()); InputStream tok = m.open(m.tokenizerEntry())) {
+            importBert(onnx, tok, outDir, m.onnxEntry(), m.hubId());
+            // say how its sentence embeddings pool (xgblora embed and sentence-transformers read it)
+            SentencePooling.writeEmbeddingModel(outDir, ModelConfig.load(outDir).hiddenSize(), m.pooling());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the all-MiniLM-L6-v2 files: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read the " + m.name() + " files: " + e.getMessage(), e);
         }
     }
 
     /** Imports a BERT ONNX graph and its tokenizer.json into outDir (created if needed; files replaced atomically). */
     public static void importBert(InputStream onnx, InputStream tokenizerJson, Path outDir) {
+        importBert(onnx, tokenizerJson, outDir, "ONNX model", null);
+    }
+
+    /**
+     * As {@link #importBert(InputStream, InputStream, Path)}; {@code what} names the ONNX file in
+     * messages, {@code hubId} (may be null) goes into config.json as {@code _name_or_path}.
+     */
+    public static void importBert(InputStream onnx, InputStream tokenizerJson, Path outDir, String what, String hubId) {
         byte[] model;
         byte[] tokenizer;
         try {
@@ -69,9 +93,20 @@ public final class OnnxImporter {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the ONNX model or tokenizer: " + e.getMessage(), e);
         }
-        OnnxGraph graph = OnnxGraph.parse(model, "ONNX model");
-        Map<String, Tensor> tensors = bertTensors(graph);
-        ObjectNode config = bertConfig(graph, tensors, tokenizer);
+        OnnxGraph graph = OnnxGraph.parse(model, what);
+        requireSupportedOps(graph, what);
+        Map<String, Tensor> tensors;
+        ObjectNode config;
+        try {
+            tensors = bertTensors(graph);
+            config = bertConfig(graph, tensors, tokenizer);
+        } catch (IllegalArgumentException e) {
+            // the graph readers say "ONNX model: ..."; name the file instead
+            String m = e.getMessage();
+            if (m != null && m.startsWith("ONNX model:")) throw new IllegalArgumentException(what + m.substring("ONNX model".length()), e);
+            throw e;
+        }
+        if (hubId != null) config.put("_name_or_path", hubId);
         ModelConfig.fromJson(config, "imported config"); // validates what we are about to write
         try {
             Files.createDirectories(outDir);
@@ -81,6 +116,16 @@ public final class OnnxImporter {
         SafeTensorsWriter.write(outDir.resolve(WeightStore.SINGLE_FILE), tensors, Map.of("format", "pt"));
         AtomicFiles.writeBytes(outDir.resolve(Tokenizer.FILE), tokenizer);
         ModelConfig.fromJson(config, "imported config").write(outDir);
+    }
+
+    /** Refuses a graph with an op outside {@link #SUPPORTED_OPS}, naming the file, the node and the op. */
+    static void requireSupportedOps(OnnxGraph graph, String what) {
+        for (OnnxGraph.Node n : graph.nodes()) {
+            if (!SUPPORTED_OPS.contains(n.opType())) {
+                throw new IllegalArgumentException(what + ": node '" + n.name() + "' uses op " + n.opType()
+                        + ", which the BERT importer does not support (it knows " + String.join(", ", SUPPORTED_OPS) + ")");
+            }
+        }
     }
 
     /** HF BertModel tensors in a stable order: embeddings, then each layer's 16 tensors. */
@@ -199,8 +244,17 @@ public final class OnnxImporter {
                 + "(no layer-0 attention Reshape to [batch, seq, heads, headDim] with constant heads, headDim)");
     }
 
-    /** eps: the constant added to the variance in the embeddings LayerNorm (ReduceMean -> Add eps -> Sqrt). */
+    /**
+     * eps: a fused LayerNormalization's epsilon attribute, else the constant added to the variance
+     * in the first unfused LayerNorm (ReduceMean -> Add eps -> Sqrt).
+     */
     private static double layerNormEps(OnnxGraph graph) {
+        for (OnnxGraph.Node n : graph.nodes()) {
+            if (n.opType().equals("LayerNormalization")) {
+                double eps = n.floats().getOrDefault("epsilon", 1e-5); // the ONNX default
+                return Double.parseDouble(Float.toString((float) eps));
+            }
+        }
         for (OnnxGraph.Node n : graph.nodes()) {
             if (!n.opType().equals("Sqrt")) continue;
             OnnxGraph.Node add = graph.producer(n.inputs().getFirst());

@@ -1,6 +1,7 @@
 package dev.xgblora.model;
 
 import dev.xgblora.io.ModelConfig;
+import dev.xgblora.io.SentencePooling;
 import dev.xgblora.io.Tokenizer;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
@@ -11,21 +12,23 @@ import java.util.List;
 /**
  * Sentence embeddings as sentence-transformers computes them for all-MiniLM-L6-v2 and its kin:
  * tokenize (truncate to maxLength, pad to the batch's longest row) → encoder → mean pooling over
- * the attention mask → L2 normalization. Not thread-safe (the encoder reuses its buffers).
+ * the attention mask, or the CLS token when the model's modules.json says so (bge) → L2
+ * normalization. Not thread-safe (the encoder reuses its buffers).
  */
 public final class SentenceEmbedder implements AutoCloseable {
     private final BertEncoder encoder;
     private final Tokenizer tokenizer;
     private final int maxLength;
     private final AutoCloseable owned;
+    private final SentencePooling.Mode pooling;
     private final Scratch pooled = new Scratch();
     private long tokensSeen;
 
     public SentenceEmbedder(BertEncoder encoder, Tokenizer tokenizer, int maxLength) {
-        this(encoder, tokenizer, maxLength, null);
+        this(encoder, tokenizer, maxLength, null, SentencePooling.Mode.MEAN);
     }
 
-    private SentenceEmbedder(BertEncoder encoder, Tokenizer tokenizer, int maxLength, AutoCloseable owned) {
+    private SentenceEmbedder(BertEncoder encoder, Tokenizer tokenizer, int maxLength, AutoCloseable owned, SentencePooling.Mode pooling) {
         if (maxLength < 2 || maxLength > encoder.config().maxPositions()) {
             throw new IllegalArgumentException("max length " + maxLength + " must be in 2.." + encoder.config().maxPositions());
         }
@@ -33,11 +36,12 @@ public final class SentenceEmbedder implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.maxLength = maxLength;
         this.owned = owned;
+        this.pooling = pooling;
     }
 
     /**
-     * Opens a Hugging Face style BERT directory (config.json, model.safetensors, tokenizer.json);
-     * weights stay memory-mapped until {@link #close()}.
+     * Opens a Hugging Face style BERT directory (config.json, model.safetensors, tokenizer.json;
+     * pooling from modules.json when present, else mean); weights stay memory-mapped until {@link #close()}.
      */
     public static SentenceEmbedder open(Path modelDir, Kernels kernels, int maxLength) {
         ModelConfig mc = ModelConfig.load(modelDir);
@@ -47,10 +51,11 @@ public final class SentenceEmbedder implements AutoCloseable {
             BertEncoder enc = BertEncoder.fromStore(BertConfig.from(mc), store, kernels);
             tok = Tokenizer.load(modelDir);
             Tokenizer t = tok;
+            SentencePooling.Mode pooling = SentencePooling.ofModel(modelDir);
             return new SentenceEmbedder(enc, tok, Math.min(maxLength, mc.maxPositions()), () -> {
                 t.close();
                 store.close();
-            });
+            }, pooling == null ? SentencePooling.Mode.MEAN : pooling);
         } catch (RuntimeException e) {
             if (tok != null) tok.close();
             store.close();
@@ -64,6 +69,10 @@ public final class SentenceEmbedder implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    public SentencePooling.Mode pooling() {
+        return pooling;
     }
 
     public int maxLength() {
@@ -85,7 +94,8 @@ public final class SentenceEmbedder implements AutoCloseable {
     public float[][] embedTokens(int[][] ids, int[][] mask, int[][] typeIds) {
         Tensor h = encoder.forward(ids, mask, typeIds);
         Tensor p = pooled.view(ids.length, encoder.hiddenSize());
-        Pooling.meanForward(h, mask, p);
+        if (pooling == SentencePooling.Mode.CLS) Pooling.clsForward(h, ids[0].length, p);
+        else Pooling.meanForward(h, mask, p);
         Pooling.l2NormalizeForward(p, p, null);
         float[][] out = new float[ids.length][];
         for (int i = 0; i < ids.length; i++) {

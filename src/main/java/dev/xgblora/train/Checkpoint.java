@@ -77,6 +77,7 @@ public final class Checkpoint {
             meta.put("total_steps", t.totalSteps);
             meta.put("plan", t.plan.describe());
             meta.put("seed", t.cfg.seed);
+            if (t.cfg.baseModelSha256 != null) meta.put("base_model_sha256", t.cfg.baseModelSha256);
             meta.put("epoch", t.order.position().epoch());
             meta.put("batch", t.order.position().batch());
             meta.put("bad_steps", t.badSteps);
@@ -118,6 +119,7 @@ public final class Checkpoint {
         if (t.step != 0) throw new IllegalStateException("restore into a trainer that has not run yet");
         Map<String, Object> meta = readMeta(dir);
         checkSameRun(dir, meta, t.plan.describe(), t.totalSteps, t.cfg.seed);
+        checkSameBase(dir, meta, t.cfg.baseModelSha256);
         try (WeightStore st = WeightStore.open(dir.resolve(STATE))) {
             for (AdamW.Slot s : t.otherOpt.slots()) {
                 s.param().value().copyFrom(need(st, "param/" + s.param().name()));
@@ -174,6 +176,15 @@ public final class Checkpoint {
             throw new IllegalArgumentException("checkpoint " + dir + " was made by a different run (" + meta.get("plan") + ", "
                     + meta.get("total_steps") + " steps, seed " + meta.get("seed") + "), not " + plan + ", " + totalSteps
                     + " steps, seed " + seed);
+        }
+    }
+
+    /** Refuses a checkpoint whose recorded base hash differs from {@code baseSha256} (either unknown: no check). */
+    static void checkSameBase(Path dir, Map<String, Object> meta, String baseSha256) {
+        Object recorded = meta.get("base_model_sha256");
+        if (recorded != null && baseSha256 != null && !recorded.equals(baseSha256)) {
+            throw new IllegalArgumentException("checkpoint " + dir.resolve(META) + " was made on a base model whose weights have SHA-256 "
+                    + recorded + ", but the model given has " + baseSha256 + ": a different base model; use the one the run trained on");
         }
     }
 

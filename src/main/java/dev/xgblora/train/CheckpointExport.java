@@ -45,6 +45,7 @@ public final class CheckpointExport {
             int totalSteps = Checkpoint.totalSteps(meta);
             BoostingScheduler s = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
             Checkpoint.checkSameRun(dir, meta, s.plan().describe(), totalSteps, cfg.seed);
+            Checkpoint.checkSameBase(dir, meta, dev.xgblora.io.ModelIdentity.sha256(job.modelDir()));
             restoreWeights(model, st);
             s.restore(Checkpoint.boosters(meta, st), ((Number) meta.get("cumulative_params")).longValue());
             if (Boolean.TRUE.equals(meta.get("round_open"))) {
@@ -62,7 +63,7 @@ public final class CheckpointExport {
                     throw new IllegalArgumentException("checkpoint " + dir + " holds no boosters (full or head-only fine-tuning, or no"
                             + " round finished): only --merged can be exported");
                 }
-                ModelExport.writeAdapter(model, s.boosters(), adapter, job.modelDir().toString());
+                ModelExport.writeAdapter(model, s.boosters(), adapter, job.modelDir());
                 a = adapter;
             }
             return new Written(m, a, ((Number) meta.get("step")).intValue());

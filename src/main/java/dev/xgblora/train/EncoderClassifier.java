@@ -11,20 +11,75 @@ import java.util.List;
  * Sequence classification on a BERT-family encoder: mean (over the mask) or CLS pooling, then a
  * linear head {@code classifier} [classes, hidden] initialised N(0, 0.02) with zero bias
  * (transformers' names), cross-entropy loss.
+ *
+ * <p>With CLS pooling on a model that has BERT's pooler ({@code pooler.dense}, tanh), the CLS
+ * state goes through it first and it trains with the head: that is exactly transformers'
+ * {@code BertForSequenceClassification}, and only such a model is exported under that name. Every
+ * other classifier is exported in the sentence-transformers layout (see {@link ModelExport}).
  */
 public final class EncoderClassifier extends BackboneTask {
-    public enum PoolingMode { MEAN, CLS }
+    public enum PoolingMode {
+        MEAN, CLS;
+
+        /** "mean" or "cls" (any case); null stays null. */
+        public static PoolingMode parse(String s) {
+            if (s == null) return null;
+            return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+                case "mean" -> MEAN;
+                case "cls" -> CLS;
+                default -> throw new IllegalArgumentException("pooling '" + s + "': expected mean or cls");
+            };
+        }
+    }
+
+    /** Name of the pooler's dense layer in BertForSequenceClassification. */
+    public static final String POOLER = "bert.pooler.dense";
 
     private final BertEncoder encoder;
     private final PoolingMode pooling;
     private final ClassifierHead head;
+    private final Linear pooler;
+    private Tensor cls, poolerOut, dCls;
     private int[][] mask;
 
     public EncoderClassifier(BertEncoder encoder, int classes, PoolingMode pooling, long seed) {
+        this(encoder, classes, pooling, null, seed);
+    }
+
+    /** @param pooler BERT's pooler ({@link #poolerOf}), CLS pooling only; null for none */
+    public EncoderClassifier(BertEncoder encoder, int classes, PoolingMode pooling, Linear pooler, long seed) {
         super(encoder);
+        if (pooler != null && pooling != PoolingMode.CLS) throw new IllegalArgumentException("BERT's pooler reads the CLS token: use CLS pooling");
         this.encoder = encoder;
         this.pooling = pooling;
+        this.pooler = pooler;
         this.head = new ClassifierHead(k, "classifier", classes, encoder.hiddenSize(), true, seed);
+    }
+
+    /**
+     * BERT's pooler from a weight source ({@code pooler.dense.*} or {@code bert.pooler.dense.*}) as
+     * an F32 copy named {@value #POOLER}, or null when the model has none.
+     */
+    public static Linear poolerOf(java.util.function.Function<String, Tensor> weights, int hidden) {
+        for (String prefix : List.of("bert.pooler.dense", "pooler.dense")) {
+            Tensor w = weights.apply(prefix + ".weight"), b = weights.apply(prefix + ".bias");
+            if (w == null) continue;
+            if (b == null) throw new IllegalArgumentException("pooler has " + prefix + ".weight but no " + prefix + ".bias");
+            w.named(prefix + ".weight").requireShape(hidden, hidden);
+            b.named(prefix + ".bias").requireShape(hidden);
+            Param pw = new Param(POOLER + ".weight", w.copy(), true), pb = new Param(POOLER + ".bias", b.copy(), false);
+            return new Linear(POOLER, -1, "pooler", pw, pb);
+        }
+        return null;
+    }
+
+    public PoolingMode pooling() {
+        return pooling;
+    }
+
+    /** The pooler (CLS → dense → tanh) when the classifier has one, else null. */
+    public Linear pooler() {
+        return pooler;
     }
 
     public BertEncoder encoder() {
@@ -41,28 +96,37 @@ public final class EncoderClassifier extends BackboneTask {
 
     @Override
     public List<Param> headParams() {
-        return List.of(head.linear().weight(), head.linear().bias());
+        if (pooler == null) return List.of(head.linear().weight(), head.linear().bias());
+        return List.of(pooler.weight(), pooler.bias(), head.linear().weight(), head.linear().bias());
     }
 
-    /** BertForSequenceClassification keeps the encoder under "bert."; heads are "classifier.*". */
+    /**
+     * BertForSequenceClassification keeps the encoder under "bert."; the sentence-transformers
+     * layout holds a plain BertModel (no prefix). Heads keep their names.
+     */
     @Override
     public String exportName(String name) {
-        return name.startsWith("bert.") || name.startsWith("classifier") ? name : "bert." + name;
+        if (name.startsWith("classifier") || name.startsWith(POOLER)) return name;
+        String bare = name.startsWith("bert.") ? name.substring(5) : name;
+        return pooler != null ? "bert." + bare : bare;
     }
 
+    /** BertForSequenceClassification with a pooler, else the BertModel inside the sentence-transformers layout. */
     @Override
     public String architecture() {
-        return "BertForSequenceClassification";
+        return pooler != null ? "BertForSequenceClassification" : "BertModel";
     }
 
+    /** SEQ_CLS over BertForSequenceClassification; FEATURE_EXTRACTION over the BertModel of the ST layout. */
     @Override
     public String peftTaskType() {
-        return "SEQ_CLS";
+        return pooler != null ? "SEQ_CLS" : "FEATURE_EXTRACTION";
     }
 
+    /** PEFT modules_to_save: the classifier and the pooler (both train); none in the ST layout (head saved beside). */
     @Override
     public List<String> headModules() {
-        return List.of("classifier");
+        return pooler != null ? List.of("classifier", POOLER) : List.of();
     }
 
     private Tensor forward(EncodedBatch t) {
@@ -71,8 +135,17 @@ public final class EncoderClassifier extends BackboneTask {
         int[][] types = t.typeIds() == null ? null : rows(t.typeIds(), t.batch(), t.seqLen());
         Tensor hidden = encoder.forward(ids, mask, types);
         Tensor pooled = head.pooled(t.batch());
-        if (pooling == PoolingMode.MEAN) Pooling.meanForward(hidden, mask, pooled);
-        else Pooling.clsForward(hidden, t.seqLen(), pooled);
+        if (pooling == PoolingMode.MEAN) {
+            Pooling.meanForward(hidden, mask, pooled);
+        } else if (pooler == null) {
+            Pooling.clsForward(hidden, t.seqLen(), pooled);
+        } else {
+            if (cls == null || cls.dim(0) != t.batch()) cls = Tensor.zeros(t.batch(), encoder.hiddenSize());
+            Pooling.clsForward(hidden, t.seqLen(), cls);
+            pooler.forward(k, cls, pooled);
+            for (long i = 0; i < pooled.numel(); i++) pooled.set(i, (float) Math.tanh(pooled.get(i)));
+            poolerOut = pooled;
+        }
         head.forward();
         return hidden;
     }
@@ -85,8 +158,10 @@ public final class EncoderClassifier extends BackboneTask {
         if (encoder.firstLayerNeedingGrad() < encoder.numLayers() || encoder.embeddingsTrainable()) {
             Tensor dHidden = Tensor.zeros(hidden.shape());
             if (pooling == PoolingMode.MEAN) Pooling.meanBackward(g.dPooled(), mask, dHidden);
-            else Pooling.clsBackward(g.dPooled(), t.seqLen(), dHidden);
+            else Pooling.clsBackward(poolerBackward(g.dPooled(), true), t.seqLen(), dHidden);
             encoder.backward(dHidden);
+        } else if (pooler != null) {
+            poolerBackward(g.dPooled(), false);
         }
         return g.loss();
     }
@@ -95,6 +170,24 @@ public final class EncoderClassifier extends BackboneTask {
     public Prediction predict(Batch batch) {
         forward(batch.tokens());
         return head.predict(batch.labels());
+    }
+
+    /** Through tanh and the pooler's dense (its gradients accumulate); returns d(CLS state) when asked, else null. */
+    private Tensor poolerBackward(Tensor dPooled, boolean wantInput) {
+        if (pooler == null) return dPooled;
+        Tensor dPre = Tensor.zeros(dPooled.shape());
+        for (long i = 0; i < dPre.numel(); i++) {
+            double y = poolerOut.get(i);
+            dPre.set(i, (float) (dPooled.get(i) * (1 - y * y)));
+        }
+        if (!wantInput) {
+            pooler.backward(k, dPre, cls, null);
+            return null;
+        }
+        if (dCls == null || dCls.dim(0) != dPre.dim(0)) dCls = Tensor.zeros(dPre.shape());
+        else dCls.fill(0f);
+        pooler.backward(k, dPre, cls, dCls);
+        return dCls;
     }
 
     /** The logits of the last forward [batch, classes] (tests). */

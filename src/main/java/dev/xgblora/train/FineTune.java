@@ -37,10 +37,14 @@ public final class FineTune {
     private FineTune() {
     }
 
-    /** The task model for a config: BERT + pooling + classifier, or a Llama-family decoder with a score or lm head. */
+    /** The task model for a config: BERT + pooling (+ pooler with CLS, when the model has one) + classifier, or a Llama-family decoder with a score or lm head. */
     static TaskModel build(ModelConfig mc, WeightStore store, Kernels k, Task task, int classes, TrainConfig cfg) {
         if (!mc.isDecoder()) {
-            return new EncoderClassifier(BertEncoder.fromStore(BertConfig.from(mc), store, k), classes, cfg.pooling, Trainer.headSeed(cfg.seed));
+            BertEncoder enc = BertEncoder.fromStore(BertConfig.from(mc), store, k);
+            // CLS pooling goes through BERT's pooler when the model has one (BertForSequenceClassification)
+            var pooler = cfg.pooling == EncoderClassifier.PoolingMode.CLS
+                    ? EncoderClassifier.poolerOf(n -> store.has(n) ? store.tensor(n) : null, enc.hiddenSize()) : null;
+            return new EncoderClassifier(enc, classes, cfg.pooling, pooler, Trainer.headSeed(cfg.seed));
         }
         LlamaDecoder dec = new LlamaDecoder(mc, n -> store.has(n) ? store.tensor(n) : null, k);
         return task == Task.CLASSIFY ? new DecoderClassifier(dec, classes, Trainer.headSeed(cfg.seed)) : new DecoderLm(dec);
@@ -63,6 +67,7 @@ public final class FineTune {
             Files.createDirectories(job.outputDir());
             if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
             TrainConfig cfg = job.train();
+            if (cfg.baseModelSha256 == null) cfg.baseModelSha256 = dev.xgblora.io.ModelIdentity.sha256(job.modelDir());
             if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
             if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
             TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
@@ -85,7 +90,7 @@ public final class FineTune {
             }
             if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {
                 Path adapter = job.outputDir().resolve("adapter");
-                ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir().toString());
+                ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir());
                 listener.onMessage("PEFT adapter written to " + adapter);
             }
             EvalResult last = t.evals().isEmpty() ? null : t.evals().get(t.evals().size() - 1);

@@ -4,6 +4,9 @@ import dev.xgblora.io.ModelConfig;
 import dev.xgblora.io.Tokenizer;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
+import dev.xgblora.model.BertConfig;
+import dev.xgblora.model.BertEncoder;
+import dev.xgblora.model.Linear;
 import dev.xgblora.model.Param;
 import dev.xgblora.tensor.Tensor;
 import java.io.IOException;
@@ -17,9 +20,9 @@ import java.util.Map;
 
 /**
  * A sequence classifier loaded from a directory that {@code xgblora train} exported as
- * {@code merged/} (or any Hugging Face {@code *ForSequenceClassification} directory this project
- * reads): backbone, the head ({@code classifier.*} or {@code score.*}) and the label names from
- * {@code config.json}'s {@code id2label}. Evaluates labelled files and predicts probabilities.
+ * {@code merged/}: a sentence-transformers layout (Transformer, Pooling, Dense head), a
+ * {@code BertForSequenceClassification} with its pooler, or a decoder's
+ * {@code *ForSequenceClassification}; the label names come from {@code config.json}'s {@code id2label}. Evaluates labelled files and predicts probabilities.
  */
 public final class SavedClassifier implements AutoCloseable {
     private final Tokenizer tok;
@@ -44,23 +47,44 @@ public final class SavedClassifier implements AutoCloseable {
         this.maxLength = maxLength;
     }
 
-    public static SavedClassifier load(Path dir, Kernels k, int maxLength, EncoderClassifier.PoolingMode pooling) {
-        ModelConfig mc = ModelConfig.load(dir);
-        WeightStore store = WeightStore.open(dir);
+    /**
+     * Loads a classifier export. The pooling comes from the export: its sentence-transformers
+     * modules (1_Pooling/config.json), or CLS + pooler for a BertForSequenceClassification with
+     * pooler weights. {@code poolingOverride} (null = from the export) is for directories that do
+     * not say, such as merged/ exports of xgblora versions that wrote a mean-pooled model as
+     * BertForSequenceClassification without a pooler.
+     */
+    public static SavedClassifier load(Path dir, Kernels k, int maxLength, EncoderClassifier.PoolingMode poolingOverride) {
+        SentenceTransformersLayout.Read st = SentenceTransformersLayout.isLayout(dir) ? SentenceTransformersLayout.read(dir) : null;
+        Path modelDir = st != null ? st.transformerDir() : dir;
+        ModelConfig mc = ModelConfig.load(modelDir);
+        WeightStore store = WeightStore.open(modelDir);
         Tokenizer tok = null;
         try {
+            Map<String, Tensor> head = st != null ? st.head() : new LinkedHashMap<>();
             String headName = mc.isDecoder() ? "score.weight" : "classifier.weight";
-            if (!store.has(headName)) {
-                throw new IllegalArgumentException(dir + " has no " + headName + ": not a sequence-classification model"
-                        + " (xgblora train writes one into OUTPUT/merged; export a checkpoint with xgblora export --merged)");
+            if (st == null) {
+                if (!store.has(headName)) {
+                    throw new IllegalArgumentException(dir + " has no " + headName + ": not a sequence-classification model"
+                            + " (xgblora train writes one into OUTPUT/merged; export a checkpoint with xgblora export --merged)");
+                }
             }
-            int classes = (int) store.shape(headName)[0];
-            tok = Tokenizer.load(dir);
-            TrainConfig cfg = new TrainConfig().pooling(pooling).maxLength(maxLength);
-            TaskModel model = FineTune.build(mc, store, k, Task.CLASSIFY, classes, cfg);
+            int classes = (int) (st != null ? head.get(headName) : store.tensor(headName)).dim(0);
+            tok = Tokenizer.load(modelDir);
+            TaskModel model;
+            if (mc.isDecoder()) {
+                model = FineTune.build(mc, store, k, Task.CLASSIFY, classes, new TrainConfig().maxLength(maxLength));
+            } else {
+                BertEncoder enc = BertEncoder.fromStore(BertConfig.from(mc), store, k);
+                Linear pooler = EncoderClassifier.poolerOf(n -> store.has(n) ? store.tensor(n) : null, enc.hiddenSize());
+                EncoderClassifier.PoolingMode pooling = poolingOverride != null ? poolingOverride
+                        : st != null ? st.pooling() : requirePooler(dir, pooler);
+                if (st != null || pooling == EncoderClassifier.PoolingMode.MEAN) pooler = null;
+                model = new EncoderClassifier(enc, classes, pooling, pooler, 0);
+            }
             for (Param p : model.headParams()) {
-                if (!store.has(p.name())) throw new IllegalArgumentException(dir + " has no tensor " + p.name() + " (the classification head)");
-                Tensor t = store.tensor(p.name());
+                Tensor t = head.containsKey(p.name()) ? head.get(p.name()) : store.has(p.name()) ? store.tensor(p.name()) : null;
+                if (t == null) throw new IllegalArgumentException(dir + " has no tensor " + p.name() + " (the classification head)");
                 p.ensureWritableF32().copyFrom(t.dtype() == p.value().dtype() ? t : t.toDType(p.value().dtype(), null));
             }
             return new SavedClassifier(dir, tok, store, model, labelsOf(dir, mc, classes), classes, maxLength);
@@ -69,6 +93,15 @@ public final class SavedClassifier implements AutoCloseable {
             store.close();
             throw e;
         }
+    }
+
+    /** A BertForSequenceClassification directory means CLS + pooler: refuse one without pooler weights rather than guess. */
+    private static EncoderClassifier.PoolingMode requirePooler(Path dir, Linear pooler) {
+        if (pooler != null) return EncoderClassifier.PoolingMode.CLS;
+        throw new IllegalArgumentException(dir + " is a BertForSequenceClassification without pooler weights (no "
+                + EncoderClassifier.POOLER + ".weight), so its pooling is unknown: transformers would put a random pooler on the"
+                + " CLS token. merged/ exports of earlier xgblora versions were trained with mean pooling: pass --pooling mean"
+                + " (or --pooling cls if it was trained so); re-export the checkpoint to get a sentence-transformers layout that says it");
     }
 
     /** Label names: labels.json beside the model or config.json's id2label, else the ids themselves. */

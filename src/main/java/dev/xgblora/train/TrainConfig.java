@@ -42,6 +42,8 @@ public final class TrainConfig {
     public Path checkpointDir;
     /** JSONL run log (null = none). */
     public Path logFile;
+    /** SHA-256 of the base model's weight files (set by FineTune; checkpoints record it, resume and export check it). */
+    public String baseModelSha256;
     public EncoderClassifier.PoolingMode pooling = EncoderClassifier.PoolingMode.MEAN;
 
     public TrainConfig steps(int v) { steps = v; return this; }

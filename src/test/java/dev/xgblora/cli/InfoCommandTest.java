@@ -62,6 +62,6 @@ class InfoCommandTest {
     @Test
     void importOnnxHelpHasAnExample() {
         String out = run("import-onnx", "--help");
-        assertTrue(out.contains("xgblora import-onnx --out"), out);
+        assertTrue(out.contains("xgblora import-onnx --onnx model.onnx --tokenizer tokenizer.json --out") && out.contains("xgblora import-onnx --list"), out);
     }
 }

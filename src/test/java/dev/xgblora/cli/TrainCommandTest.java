@@ -81,11 +81,11 @@ class TrainCommandTest {
         String msg = run("export", "--checkpoint", out.resolve("checkpoints").toString(), "--output", exp.toString());
         assertTrue(msg.contains("step 4"), msg);
         try (WeightStore a = WeightStore.open(exp.resolve("adapter/adapter_model.safetensors"));
-             WeightStore m = WeightStore.open(exp.resolve("merged/model.safetensors"));
-             WeightStore fin = WeightStore.open(out.resolve("merged/model.safetensors"))) {
+             WeightStore m = WeightStore.open(exp.resolve("merged/2_Dense/model.safetensors"));
+             WeightStore fin = WeightStore.open(out.resolve("merged/2_Dense/model.safetensors"))) {
             assertTrue(a.names().stream().anyMatch(n -> n.contains("lora_A")), a.names().toString());
-            assertTrue(m.has("classifier.weight"));
-            float[] mid = m.tensor("classifier.weight").toFloatArray(), end = fin.tensor("classifier.weight").toFloatArray();
+            assertTrue(m.has("linear.weight"), "the head of the mean-pooled export is its sentence-transformers Dense module");
+            float[] mid = m.tensor("linear.weight").toFloatArray(), end = fin.tensor("linear.weight").toFloatArray();
             assertFalse(java.util.Arrays.equals(mid, end), "the step-4 head differs from the step-8 head");
         }
     }

@@ -33,7 +33,7 @@ class OnnxImporterTest {
     @Test
     void writesTheThreeFilesAndNoTemporaries() throws Exception {
         try (var s = Files.list(dir)) {
-            assertEquals(java.util.Set.of("config.json", "model.safetensors", "tokenizer.json"),
+            assertEquals(java.util.Set.of("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling", "2_Normalize"),
                     s.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet()));
         }
     }
@@ -157,5 +157,23 @@ class OnnxImporterTest {
             if (old == null) System.clearProperty("xgblora.home");
             else System.setProperty("xgblora.home", old);
         }
+    }
+
+    @Test
+    void aGraphWithAnUnsupportedOpIsRefusedNamingTheFileNodeAndOp() {
+        var nodes = new java.util.ArrayList<>(graph.nodes());
+        nodes.add(5, new OnnxGraph.Node("/encoder/layer.0/attention/self/Custom", "FancyAttention", java.util.List.of("x"),
+                java.util.List.of("y"), null));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> OnnxImporter.requireSupportedOps(new OnnxGraph(nodes, graph.initializers()), "my-model.onnx"));
+        assertTrue(e.getMessage().contains("my-model.onnx") && e.getMessage().contains("/encoder/layer.0/attention/self/Custom")
+                && e.getMessage().contains("FancyAttention"), e.getMessage());
+        OnnxImporter.requireSupportedOps(graph, "minilm"); // the real graph passes
+    }
+
+    @Test
+    void theImportKeepsTheHuggingFaceIdAndThePooling() {
+        assertEquals(ModelIdentity.MINILM_HUB_ID, ModelIdentity.hubId(dir));
+        assertEquals(SentencePooling.Mode.MEAN, SentencePooling.ofModel(dir));
     }
 }

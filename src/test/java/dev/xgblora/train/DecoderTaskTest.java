@@ -56,7 +56,7 @@ class DecoderTaskTest {
             int[][] ids = EncoderClassifier.rows(b.tokens().ids(), 2, 12), mask = EncoderClassifier.rows(b.tokens().mask(), 2, 12);
             float[] merged = dec.inferLogits(ids, mask).toFloatArray();
             Path adapter = dir.resolve("adapter");
-            ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, "fixture");
+            ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, fixture());
             try (WeightStore st = WeightStore.open(adapter.resolve(PeftAdapter.WEIGHTS))) {
                 assertTrue(st.names().stream().anyMatch(n -> n.matches("base_model\\.model\\.model\\.layers\\.\\d\\.self_attn\\.q_proj\\.lora_A\\.weight")),
                         st.names().toString());

@@ -54,41 +54,45 @@ class ExportTest {
         Path merged = dir.resolve("merged");
         ModelExport.writeMerged(trained, merged, base, t.sourceDtypes(), null, labels);
         JsonNode cfg = new ObjectMapper().readTree(merged.resolve("config.json").toFile());
-        assertEquals("BertForSequenceClassification", cfg.path("architectures").get(0).asText());
+        // mean pooling: the sentence-transformers layout (a BertModel + Pooling + Dense head), not BertForSequenceClassification
+        assertEquals("BertModel", cfg.path("architectures").get(0).asText());
         assertEquals("1", cfg.path("id2label").path("1").asText());
-        assertTrue(Files.isRegularFile(merged.resolve("tokenizer.json")));
-        try (WeightStore st = WeightStore.open(merged)) {
-            assertTrue(st.has("bert.encoder.layer.0.attention.self.query.weight"));
-            assertTrue(st.has("classifier.weight") && st.has("classifier.bias"));
-            EncoderClassifier reloaded = new EncoderClassifier(new BertEncoder(TinyModels.CFG, n -> st.has(n) ? st.tensor(n) : null, new ReferenceKernels()), 2,
-                    EncoderClassifier.PoolingMode.MEAN, 0);
-            reloaded.head().weight().value().copyFrom(st.tensor("classifier.weight"));
-            reloaded.head().bias().value().copyFrom(st.tensor("classifier.bias"));
+        SentenceTransformersLayout.Read st = SentenceTransformersLayout.read(merged);
+        assertEquals(EncoderClassifier.PoolingMode.MEAN, st.pooling());
+        try (WeightStore ws = WeightStore.open(merged)) {
+            assertTrue(ws.has("encoder.layer.0.attention.self.query.weight"));
+            assertFalse(ws.has("classifier.weight"), "the head lives in 2_Dense");
+            EncoderClassifier reloaded = new EncoderClassifier(new BertEncoder(TinyModels.CFG, n -> ws.has(n) ? ws.tensor(n) : null, new ReferenceKernels()), 2,
+                    st.pooling(), 0);
+            reloaded.head().weight().value().copyFrom(st.head().get("classifier.weight"));
+            reloaded.head().bias().value().copyFrom(st.head().get("classifier.bias"));
             reloaded.predict(b);
             assertClose(want, reloaded.lastLogits().toFloatArray(), "merged directory");
         }
         assertThrows(IllegalArgumentException.class, () -> ModelExport.writeMerged(trained, merged, base, t.sourceDtypes(), null, labels));
 
         Path adapter = dir.resolve("adapter");
-        ModelExport.writeAdapter(trained, t.scheduler().boosters(), adapter, "base");
+        ModelExport.writeAdapter(trained, t.scheduler().boosters(), adapter, base);
         JsonNode ac = new ObjectMapper().readTree(adapter.resolve(PeftAdapter.CONFIG).toFile());
         assertEquals("LORA", ac.path("peft_type").asText());
-        assertEquals("classifier", ac.path("modules_to_save").get(0).asText());
-        try (WeightStore st = WeightStore.open(adapter.resolve(PeftAdapter.WEIGHTS))) {
+        assertEquals("FEATURE_EXTRACTION", ac.path("task_type").asText(), "over the BertModel of the sentence-transformers layout");
+        assertEquals("../base", ac.path("base_model_name_or_path").asText(), "no hub id: the base's path relative to the adapter");
+        assertTrue(ac.path("modules_to_save").isNull());
+        assertTrue(Files.isRegularFile(adapter.resolve(ModelExport.ADAPTER_HEAD)));
+        try (WeightStore st2 = WeightStore.open(adapter.resolve(PeftAdapter.WEIGHTS))) {
             // 3 rounds x 2 of 3 layers: some module was touched by k >= 2 boosters, stacked
             int maxK = 0;
-            for (String n : st.names()) {
+            for (String n : st2.names()) {
+                assertTrue(n.startsWith("base_model.model.encoder.layer."), n);
                 if (!n.endsWith(".lora_A.weight")) continue;
-                assertTrue(n.startsWith("base_model.model.bert.encoder.layer."), n);
                 String path = n.substring("base_model.model.".length(), n.length() - ".lora_A.weight".length());
-                int k = (int) st.shape(n)[0];
+                int k = (int) st2.shape(n)[0];
                 assertEquals(k, ac.path("rank_pattern").path(path).asInt());
                 assertEquals(k, ac.path("alpha_pattern").path(path).asInt(), "scaling 1");
-                assertEquals(k, st.shape("base_model.model." + path + ".lora_B.weight")[1]);
+                assertEquals(k, st2.shape("base_model.model." + path + ".lora_B.weight")[1]);
                 maxK = Math.max(maxK, k);
             }
             assertTrue(maxK >= 2, "stacked boosters");
-            assertTrue(st.has("base_model.model.classifier.weight"));
         }
         EncoderClassifier fresh = TinyModels.classifier(11);
         int attached = ModelExport.loadAdapter(fresh, adapter);
@@ -108,10 +112,10 @@ class ExportTest {
         ModelExport.writeMerged(m, dir.resolve("a"), base, t.sourceDtypes(), null, null);
         ModelExport.writeMerged(m, dir.resolve("b"), base, t.sourceDtypes(), DType.F32, null);
         try (WeightStore a = WeightStore.open(dir.resolve("a")); WeightStore f = WeightStore.open(dir.resolve("b"))) {
-            String q = "bert.encoder.layer.0.attention.self.query.weight";
+            String q = "encoder.layer.0.attention.self.query.weight"; // CLS without a pooler: sentence-transformers layout, plain BertModel names
             assertEquals("BF16", a.dtypeName(q));
             assertEquals("F32", f.dtypeName(q));
-            assertEquals("F32", a.dtypeName("bert.embeddings.word_embeddings.weight"), "embeddings were F32 in the source");
+            assertEquals("F32", a.dtypeName("embeddings.word_embeddings.weight"), "embeddings were F32 in the source");
         }
     }
 

@@ -47,6 +47,9 @@ class FineTuneMiniLmTest {
             assertTrue(Files.isRegularFile(out.resolve(f)), f);
         }
         assertNotNull(Checkpoint.latest(out.resolve("checkpoints")));
+        var adapterConfig = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("adapter/adapter_config.json").toFile());
+        assertEquals(dev.xgblora.io.ModelIdentity.MINILM_HUB_ID, adapterConfig.path("base_model_name_or_path").asText());
+        assertEquals(dev.xgblora.io.ModelIdentity.sha256(model), ModelExport.recordedBaseSha256(out.resolve("adapter")));
 
         // the job closed its mapped weights; the exports must reproduce what it evaluated
         try (Tokenizer tok = Tokenizer.load(model)) {
@@ -56,8 +59,9 @@ class FineTuneMiniLmTest {
             try (WeightStore merged = WeightStore.open(out.resolve("merged"))) {
                 EncoderClassifier m = new EncoderClassifier(BertEncoder.fromStore(BertConfig.from(ModelConfig.load(out.resolve("merged"))),
                         merged, k), 2, EncoderClassifier.PoolingMode.MEAN, 0);
-                m.head().weight().value().copyFrom(merged.tensor("classifier.weight"));
-                m.head().bias().value().copyFrom(merged.tensor("classifier.bias"));
+                var head = SentenceTransformersLayout.read(out.resolve("merged")).head();
+                m.head().weight().value().copyFrom(head.get("classifier.weight"));
+                m.head().bias().value().copyFrom(head.get("classifier.bias"));
                 double lossSum = 0;
                 int n = 0;
                 for (Batch e : data.sequentialBatches(cfg.evalBatchSize)) {
@@ -72,7 +76,7 @@ class FineTuneMiniLmTest {
             try (WeightStore base = WeightStore.open(model)) {
                 EncoderClassifier m = new EncoderClassifier(BertEncoder.fromStore(BertConfig.from(ModelConfig.load(model)), base, k), 2,
                         EncoderClassifier.PoolingMode.MEAN, 0);
-                int modules = ModelExport.loadAdapter(m, out.resolve("adapter"));
+                int modules = ModelExport.loadAdapter(m, out.resolve("adapter"), model);
                 assertTrue(modules >= 12 && modules <= 24, "2 rounds x 2 layers x 6 modules, layers may repeat: " + modules);
                 m.predict(b);
                 assertArrayClose(viaMerged, m.lastLogits().toFloatArray(), "base + PEFT adapter vs merged");
