@@ -100,13 +100,19 @@ public final class ModelExport {
         return v.dtype() == t ? v : v.toDType(t, t == DType.F32 ? null : arena);
     }
 
-    /** Writes the PEFT adapter of {@code boosters} (and the head, as modules_to_save) into {@code out}. */
+    /**
+     * Writes the PEFT adapter of {@code boosters} (and the head, as modules_to_save) into {@code out}
+     * (must not exist; filled under a temporary name and renamed, so it is whole or absent).
+     */
     public static void writeAdapter(TaskModel model, List<Booster> boosters, Path out, String baseModel) {
         if (boosters.isEmpty()) throw new IllegalStateException("no boosters to export (full fine-tuning, or no round finished)");
+        if (Files.exists(out)) throw new IllegalArgumentException("output " + out + " already exists; choose another directory");
         Map<String, PeftAdapter.Module> modules = PeftAdapter.stack(boosters, model::exportName);
         Map<String, Tensor> head = new LinkedHashMap<>();
         for (Param p : model.headParams()) head.put(p.name(), p.value());
-        PeftAdapter.write(out, modules, head, model.headModules(), model.peftTaskType(), baseModel);
+        boolean created = AtomicFiles.writeDirectory(out,
+                tmp -> PeftAdapter.write(tmp, modules, head, model.headModules(), model.peftTaskType(), baseModel));
+        if (!created) throw new IllegalArgumentException("output " + out + " appeared while writing; nothing replaced");
     }
 
     /**

@@ -43,6 +43,8 @@ public final class TrainConfig {
     /** JSONL run log (null = none). */
     public Path logFile;
     public EncoderClassifier.PoolingMode pooling = EncoderClassifier.PoolingMode.MEAN;
+    /** Stops the loop cleanly at the next step boundary, with a checkpoint (null = never asked). */
+    public StopRequest stop;
 
     public TrainConfig steps(int v) { steps = v; return this; }
     public TrainConfig epochs(double v) { epochs = v; return this; }
@@ -68,6 +70,7 @@ public final class TrainConfig {
     public TrainConfig checkpointDir(Path v) { checkpointDir = v; return this; }
     public TrainConfig logFile(Path v) { logFile = v; return this; }
     public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
+    public TrainConfig stop(StopRequest v) { stop = v; return this; }
 
     public double effectiveHeadLr() {
         return Double.isNaN(headLr) ? lr : headLr;
