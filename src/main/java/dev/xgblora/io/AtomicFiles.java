@@ -102,8 +102,8 @@ public final class AtomicFiles {
     /** The user's message: what could not be written, why, and (for a full disk) what to do. */
     private static String failure(Path target, IOException e) {
         String why = e.getMessage() == null ? e.toString() : e.getMessage();
-        String hint = why.contains("No space left") || why.contains("Disk quota") ? " (free some space; the previous version of "
-                + target.getFileName() + ", if any, is intact)" : "";
+        String hint = why.contains("No space left") || why.contains("Disk quota") ? " (the disk is full: free some space; "
+                + "nothing was replaced)" : "";
         return "cannot write " + target + ": " + why + hint;
     }
 

@@ -73,7 +73,8 @@ record SafeTensorsHeader(Path file, long dataStart, List<Entry> entries, Map<Str
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(file + ": header is not valid JSON: " + e.getOriginalMessage());
         } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot read the header of " + file + ": " + e.getMessage(), e);
+            // the header is mapped memory: a failure here is its content (a bad encoding), not I/O
+            throw new IllegalArgumentException(file + ": header is not valid JSON text: " + e.getMessage());
         }
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(file + ": header is not a JSON object");

@@ -41,6 +41,19 @@ public final class Checkpoint {
         Path target = root.resolve(name);
         if (Files.exists(target)) deleteTree(target);
         removeTemporaries(root);
+        try {
+            write(t, target);
+            AtomicFiles.writeString(root.resolve(LATEST), name + "\n");
+        } catch (UncheckedIOException e) {
+            Path previous = latest(root);
+            throw new UncheckedIOException("checkpoint at step " + t.step + " not written: " + e.getMessage() + "; "
+                    + (previous == null ? "there is no earlier checkpoint" : "the previous one, " + previous + ", is intact"), e.getCause());
+        }
+        pruneOlder(root, t.step);
+        return target;
+    }
+
+    private static void write(Trainer t, Path target) {
         AtomicFiles.writeDirectory(target, tmp -> {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (AdamW.Slot s : t.otherOpt.slots()) {
@@ -93,9 +106,6 @@ public final class Checkpoint {
             meta.put("losses", t.losses);
             AtomicFiles.writeString(tmp.resolve(META), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
         });
-        AtomicFiles.writeString(root.resolve(LATEST), name + "\n");
-        pruneOlder(root, t.step);
-        return target;
     }
 
     /** The newest checkpoint under {@code root} (via {@code latest}), or null when there is none. */
