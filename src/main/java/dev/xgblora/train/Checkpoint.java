@@ -221,7 +221,7 @@ public final class Checkpoint {
         int savedSteps = totalSteps(meta);
         long savedSeed = meta.longValue("seed");
         if (!plan.equals(savedPlan) || savedSteps != totalSteps || savedSeed != seed) {
-            throw new IllegalArgumentException("checkpoint " + dir + " was made by a different run (" + savedPlan + ", "
+            throw new IllegalArgumentException("checkpoint " + dir.resolve(META) + " was made by a different run (" + savedPlan + ", "
                     + savedSteps + " steps, seed " + savedSeed + "), not " + plan + ", " + totalSteps + " steps, seed " + seed);
         }
     }

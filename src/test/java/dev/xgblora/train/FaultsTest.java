@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.FaultInjection;
+import dev.xgblora.io.Fuzz;
 import dev.xgblora.io.OutputLock;
 import dev.xgblora.io.SafeTensorsWriter;
 import dev.xgblora.io.WeightStore;
@@ -132,6 +133,18 @@ class FaultsTest {
         SafeTensorsWriter.write(state, tensors, Map.of());
         e = assertThrows(IllegalArgumentException.class, () -> Checkpoint.restore(trainer(null, 0), cp));
         assertTrue(e.getMessage().contains("lacks tensor '" + name + "'"), e.getMessage());
+    }
+
+    /** Mutated state.json and state.safetensors: restored, or refused naming the file; never another exception or a hang. */
+    @Test
+    void checkpointFilesUnderMutation() throws Exception {
+        Path cp = checkpoint();
+        int n = Integer.getInteger("xgblora.fuzz.inputs", 300) / 3;
+        for (String f : List.of(Checkpoint.META, Checkpoint.STATE)) {
+            byte[] good = Files.readAllBytes(cp.resolve(f));
+            Fuzz.run("checkpoint-" + f, good, n, 7, cp, f, file -> Checkpoint.restore(trainer(null, 0), cp), IllegalArgumentException.class);
+            Files.write(cp.resolve(f), good);
+        }
     }
 
     @Test
