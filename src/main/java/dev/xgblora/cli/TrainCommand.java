@@ -127,8 +127,10 @@ public final class TrainCommand implements Callable<Integer> {
             if (!resume.isEmpty()) output = Path.of(resume);
             if (output == null) throw new IllegalArgumentException("--resume needs the run's directory: --resume DIR");
             if (FineTune.finished(output)) {
-                progress.onMessage("the run in " + output + " is finished; nothing to resume (results: " + output.resolve("merged") + ", "
-                        + output.resolve("adapter") + ", " + output.resolve(RunReport.FILE) + ")");
+                String done = "the run in " + output + " is finished; nothing to resume (results: " + output.resolve("merged") + ", "
+                        + output.resolve("adapter") + ", " + output.resolve(RunReport.FILE) + ")";
+                if (quiet) System.out.println(done);
+                else progress.onMessage(done);
                 return 0;
             }
         }
