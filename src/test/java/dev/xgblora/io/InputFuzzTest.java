@@ -77,6 +77,18 @@ class InputFuzzTest {
                 tok.encodeBatch(List.of("good films", "bad"), null, 8);
             }
         }, IllegalArgumentException.class, IllegalStateException.class);
+        byte[] unigram = Fuzz.utf8("""
+                {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+                 "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": true},
+                 "post_processor": null, "decoder": null,
+                 "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["\u2581good", -1.0], ["\u2581bad", -1.5],
+                   ["s", -2.0], ["\u2581", -3.0]]}}
+                """);
+        Fuzz.run("tokenizer-unigram", unigram, Math.max(1, N / 5), SEED + 1, dir, "tokenizer.json", f -> {
+            try (Tokenizer tok = Tokenizer.load(f)) {
+                tok.encodeBatch(List.of("good bads", "bad"), null, 8);
+            }
+        }, IllegalArgumentException.class, IllegalStateException.class);
     }
 
     @Test
