@@ -151,12 +151,14 @@ public final class AtomicFiles {
         }
     }
 
-    /** Deletes what writes into {@code dir} killed before their rename left behind (names starting with a dot, as made here). */
+    /** The names of the temporaries made here: {@code .NAME.DIGITS} (directories) and {@code .NAME.DIGITS.tmp} (files). */
+    private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile("\\..+\\.\\d+(\\.tmp)?");
+
+    /** Deletes what writes into {@code dir} left behind when they were killed before their rename. */
     public static void deleteTemporaries(Path dir) {
         try (var s = Files.list(dir)) {
             for (Path p : s.toList()) {
-                String n = p.getFileName().toString();
-                if (n.startsWith(".") && (n.endsWith(".tmp") || Files.isDirectory(p)) && n.lastIndexOf('.') > 0) deleteTree(p);
+                if (TEMPORARY.matcher(p.getFileName().toString()).matches()) deleteTree(p);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
