@@ -48,4 +48,11 @@ class TrainFaultsCliTest {
         assertEquals(0, run(err2, "train", "--resume", out.toString(), "--quiet"), err2.toString());
         assertTrue(Files.isRegularFile(out.resolve("merged/model.safetensors")));
     }
+
+    @Test
+    void resumingADirectoryThatHoldsNoRunSaysSo() {
+        StringWriter err = new StringWriter();
+        assertNotEquals(0, run(err, "train", "--resume", dir.resolve("nowhere").toString()));
+        assertTrue(err.toString().contains("no train-config.json there (is it the output directory of an xgblora train run?)"), err.toString());
+    }
 }
