@@ -36,16 +36,38 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     public String defaultValue(ArgSpec arg) throws Exception {
         if (!(arg instanceof OptionSpec opt) || opt.longestName().equals(OPTION)) return null;
         CommandSpec cmd = arg.command();
-        OptionSpec config = cmd.findOption(OPTION);
-        Object file = config == null ? null : config.getValue();
-        if (file == null) return null;
-        Path path = Path.of(file.toString());
+        Path path = configFile(cmd);
+        if (path == null) return null;
         if (!path.equals(loadedFrom)) {
             values = load(path, cmd);
             loadedFrom = path;
         }
         return values.get(key(opt));
     }
+
+    /** The --config file; without one, a run's own settings file when resuming it ({@code --resume [DIR]}). */
+    private static Path configFile(CommandSpec cmd) {
+        OptionSpec config = cmd.findOption(OPTION);
+        Object file = config == null ? null : config.getValue();
+        if (file != null) return Path.of(file.toString());
+        OptionSpec resume = cmd.findOption(RESUME);
+        Object dir = resume == null ? null : resume.getValue();
+        if (dir == null) return null;
+        if (dir.toString().isEmpty()) {
+            OptionSpec output = cmd.findOption("--output");
+            dir = output == null ? null : output.getValue();
+            if (dir == null) return null;
+        }
+        Path settings = Path.of(dir.toString()).resolve(RUN_SETTINGS);
+        if (!Files.isRegularFile(settings)) {
+            throw new IllegalArgumentException("--resume " + dir + ": no " + RUN_SETTINGS + " there (is it the output directory of an xgblora train run?)");
+        }
+        return settings;
+    }
+
+    static final String RESUME = "--resume";
+    /** What a run writes into its output directory (TrainCommand.SETTINGS_FILE). */
+    static final String RUN_SETTINGS = "train-config.json";
 
     static String key(OptionSpec opt) {
         return opt.longestName().replaceFirst("^-+", "");

@@ -27,6 +27,32 @@ public final class RunLog implements Closeable {
         }
     }
 
+    /**
+     * Cuts a log back to what a run had logged when it was at {@code step} (a resume from that
+     * checkpoint): records of later steps, and a line torn by a kill, are dropped.
+     */
+    public static void keepUpTo(Path file, int step) {
+        try {
+            StringBuilder kept = new StringBuilder();
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                com.fasterxml.jackson.databind.JsonNode r;
+                try {
+                    r = JSON.readTree(line);
+                } catch (com.fasterxml.jackson.core.JsonProcessingException torn) {
+                    continue;
+                }
+                if (r == null || !r.isObject()) continue;
+                com.fasterxml.jackson.databind.JsonNode at = r.get("step");
+                // step records count steps done; a skip record names the 0-based step it skipped
+                int done = at == null ? 0 : at.asInt() + ("skip".equals(r.path("type").asText()) ? 1 : 0);
+                if (done <= step) kept.append(line).append('\n');
+            }
+            dev.xgblora.io.AtomicFiles.writeString(file, kept.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read run log " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     public void write(Map<String, ?> record) {
         try {
             out.write(JSON.writeValueAsString(record));

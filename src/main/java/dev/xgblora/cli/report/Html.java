@@ -1,10 +1,7 @@
 package dev.xgblora.cli.report;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
 
@@ -36,15 +33,7 @@ public final class Html {
 
     /** Writes the page atomically: a temporary file in the same directory, then a rename. */
     public static void write(ReportData d, Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, ".report", ".tmp");
-        try {
-            Files.writeString(tmp, render(d), StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        dev.xgblora.io.AtomicFiles.writeString(file, render(d));
     }
 
     private static void chart(StringBuilder sb, String title, String svg, String id) {
