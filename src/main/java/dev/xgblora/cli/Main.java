@@ -30,6 +30,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (VectorRelaunch.wanted()) System.exit(VectorRelaunch.run(args));
         int code = new CommandLine(new Main()).setExecutionExceptionHandler(Main::reportError).execute(args);
         System.exit(code);
     }
