@@ -52,6 +52,13 @@ class InfoCommandTest {
     }
 
     @Test
+    void namesTheActiveBackendAndWhy() {
+        String out = run("info");
+        assertTrue(out.contains("active backend:   vector"), out);
+        assertTrue(out.contains("why:              the default; jdk.incubator.vector is in this JVM"), out);
+    }
+
+    @Test
     void importOnnxHelpHasAnExample() {
         String out = run("import-onnx", "--help");
         assertTrue(out.contains("xgblora import-onnx --out"), out);
