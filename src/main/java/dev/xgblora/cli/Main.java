@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
         description = "Fine-tune transformer models with XGBLoRA, LoRA or full fine-tuning.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                CompareCommand.class,
                 EmbedCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
