@@ -23,12 +23,13 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code xgblora compare RUN_DIR...}: output directories of {@code xgblora train} side by side, as a
  * terminal table and one HTML page (the run report's charts with every run on the same axes).
- * Reads each directory's run.jsonl, and train-config.json and results.json where present (runs
- * killed before the end have no results.json: their figures come from the log).
+ * Reads each directory's run.jsonl, and results.json (final figures, resolved settings) where
+ * present; runs killed before the end have none: their figures come from the log and their
+ * settings from train-config.json.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true,
-        description = {"Compare training runs side by side: final metrics, tokens/s, peak memory and trainable parameters as a table,",
-                "and one HTML page with loss, metric, throughput and parameter curves of every run on the same axes."},
+        description = "Compare training runs side by side: a table of final metrics, tokens/s, peak memory and trainable parameters,"
+                + " and one HTML page with every run's loss, metric, throughput and parameter curves on the same axes.",
         footer = {"", "Examples:",
                 "  xgblora compare runs/sst2-xgb runs/sst2-lora runs/sst2-full",
                 "  xgblora compare runs/* --output runs/compare.html"})
@@ -39,7 +40,7 @@ public final class CompareCommand implements Callable<Integer> {
     List<Path> runs;
     @Option(names = "--output", paramLabel = "FILE", defaultValue = "compare.html", description = "HTML page to write (default: ${DEFAULT-VALUE}).")
     Path output;
-    @Option(names = "--title", defaultValue = "xgblora runs compared", description = "Title of the page.")
+    @Option(names = "--title", paramLabel = "TEXT", defaultValue = "xgblora runs compared", description = "Title of the page.")
     String title;
 
     @Override
@@ -67,9 +68,10 @@ public final class CompareCommand implements Callable<Integer> {
         }
         String name = dir.toAbsolutePath().normalize().getFileName().toString();
         ReportData d = RunReport.fromLog(log, 0, name);
-        JsonNode settings = readJson(dir.resolve(TrainCommand.SETTINGS_FILE));
-        settings.properties().forEach(e -> d.settings.put(e.getKey(), e.getValue().asText()));
         JsonNode res = readJson(dir.resolve(RunReport.RESULTS));
+        // the settings as resolved (results.json), else as given (train-config.json of a run that did not finish)
+        JsonNode settings = res.path("settings").isObject() ? res.path("settings") : readJson(dir.resolve(TrainCommand.SETTINGS_FILE));
+        settings.properties().forEach(e -> d.settings.put(e.getKey(), e.getValue().asText()));
         // the untrained model's figures at step 0, as the run report shows them
         if (res.path("before_loss").isNumber()) d.validationLoss.addFirst(new ReportData.Point(0, res.path("before_loss").asDouble()));
         JsonNode before = res.has("before_accuracy") ? res.path("before_accuracy") : res.path("before_perplexity");

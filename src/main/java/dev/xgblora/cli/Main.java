@@ -8,7 +8,6 @@ import picocli.CommandLine.Command;
         description = "Fine-tune transformer models with XGBLoRA, LoRA or full fine-tuning.",
         subcommands = {
                 CommandLine.HelpCommand.class,
-                CompareCommand.class,
                 EmbedCommand.class,
                 ImportOnnxCommand.class,
                 InfoCommand.class,
@@ -19,6 +18,7 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 PredictCommand.class,
                 ExportCommand.class,
+                CompareCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -39,6 +39,7 @@ public final class RunReport {
         Map<Long, Double> train = new TreeMap<>(), validLoss = new TreeMap<>(), metric = new TreeMap<>();
         Map<Long, Double> tokensPerS = new TreeMap<>(), params = new TreeMap<>(), cumulative = new TreeMap<>();
         int totalSteps = 0;
+        double head = 0;
         Map<Integer, ReportData.Round> rounds = new TreeMap<>();
         String metricName = "accuracy";
         String plan = null;
@@ -60,6 +61,7 @@ public final class RunReport {
                     case "start" -> {
                         plan = n.path("plan").asText(null);
                         totalSteps = n.path("total_steps").asInt();
+                        head = n.path("trainable_head").asDouble(0);
                     }
                     case "step" -> {
                         long step = n.path("step").asLong();
@@ -103,10 +105,26 @@ public final class RunReport {
         metric.forEach((s, v) -> d.metric.add(new ReportData.Point(s, v)));
         tokensPerS.forEach((s, v) -> d.tokensPerSecond.add(new ReportData.Point(s, v)));
         params.forEach((s, v) -> d.trainableParams.add(new ReportData.Point(s, v)));
-        cumulative.forEach((s, v) -> d.cumulativeParams.add(new ReportData.Point(s, v)));
+        cumulativeAtSteps(params, cumulative, head).forEach((s, v) -> d.cumulativeParams.add(new ReportData.Point(s, v)));
         d.rounds.addAll(rounds.values());
         d.totalSteps = totalSteps;
         return d;
+    }
+
+    /**
+     * Distinct parameters trained up to each logged step: the last round end's cumulative count
+     * (adapters of earlier rounds + head) plus the adapters training now (a step's count less the
+     * head); at a round end, the logged figure. Full fine-tuning has no rounds: its step counts.
+     */
+    static Map<Long, Double> cumulativeAtSteps(Map<Long, Double> stepParams, Map<Long, Double> roundEnds, double head) {
+        TreeMap<Long, Double> ends = new TreeMap<>(roundEnds);
+        Map<Long, Double> out = new TreeMap<>(roundEnds);
+        stepParams.forEach((step, p) -> {
+            if (out.containsKey(step)) return;
+            Map.Entry<Long, Double> before = ends.lowerEntry(step);
+            out.put(step, (before == null ? head : before.getValue()) - head + p);
+        });
+        return out;
     }
 
     /** A layer's index in a module name: encoder.layer.3.attention.self.query, model.layers.3.mlp.up_proj. */

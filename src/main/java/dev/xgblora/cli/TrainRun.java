@@ -28,6 +28,7 @@ public final class TrainRun {
         int layers = ModelConfig.load(job.modelDir()).numLayers();
         Map<String, String> table = table(o);
         Path report = null;
+        Map<String, String> resolved = settings;
         if (o.runLog() != null && Files.isRegularFile(o.runLog())) {
             ReportData d = RunReport.fromLog(o.runLog(), layers, title);
             if (o.before() != null) {
@@ -37,7 +38,8 @@ public final class TrainRun {
             }
             d.finalMetrics.putAll(table);
             int planned = d.totalSteps > 0 ? d.totalSteps : Math.max(1, o.steps());
-            d.settings.putAll(RunReport.resolvedSettings(settings, job.boost().plan(planned, layers), planned));
+            resolved = RunReport.resolvedSettings(settings, job.boost().plan(planned, layers), planned);
+            d.settings.putAll(resolved);
             report = RunReport.write(d, job.outputDir());
         }
         Map<String, Object> fin = new LinkedHashMap<>();
@@ -54,7 +56,11 @@ public final class TrainRun {
         fin.put("merged", o.merged() == null ? null : o.merged().toString());
         fin.put("adapter", o.adapter() == null ? null : o.adapter().toString());
         fin.put("run_log", o.runLog() == null ? null : o.runLog().toString());
-        if (o.outputDir() != null && Files.isDirectory(o.outputDir())) RunReport.writeResults(fin, o.outputDir());
+        if (o.outputDir() != null && Files.isDirectory(o.outputDir())) {
+            Map<String, Object> results = new LinkedHashMap<>(fin);
+            results.put("settings", resolved);
+            RunReport.writeResults(results, o.outputDir());
+        }
         progress.onFinal(fin);
         if (progress.mode() != ProgressRenderer.Mode.JSON) {
             out.println();

@@ -62,6 +62,7 @@ class CompareCommandTest {
     void trainRecordsResultsWithPeakMemory() throws Exception {
         JsonNode r = new ObjectMapper().readTree(xgb.resolve("results.json").toFile());
         assertEquals(8, r.get("steps").asInt());
+        assertEquals("1 (default)", r.get("settings").get("rank").asText());
         assertTrue(r.get("after_accuracy").isNumber() && r.get("trainable_params_cumulative").asLong() > r.get("trainable_params_per_step").asLong() / 2);
         if (Files.isReadable(Path.of("/proc/self/status"))) assertTrue(r.get("peak_rss_mib").asDouble() > 10, r.toString());
     }
@@ -106,6 +107,7 @@ class CompareCommandTest {
         assertEquals(charts.size(), count(html, "class=\"series\" data-label=\"xgb\""), "each chart draws the xgblora run");
         assertEquals(charts.size(), count(html, "class=\"series\" data-label=\"lora\""), "and the lora run, on the same axes");
         assertTrue(html.contains("<tr><th>method</th><td>xgblora</td><td>lora</td></tr>"), "settings that differ");
+        assertTrue(html.contains("<tr><th>rank</th><td>1 (default)</td><td>8 (default)</td></tr>"), "as resolved");
         assertFalse(html.contains("<tr><th>batch-size</th>"), "settings equal in both runs are left out");
         assertTrue(out.contains(page.toAbsolutePath().toString()));
 
@@ -113,6 +115,16 @@ class CompareCommandTest {
         Files.delete(lora.resolve("results.json"));
         String partial = run(0, "compare", xgb.toString(), lora.toString(), "--output", page.toString());
         assertTrue(partial.contains("(last logged)") && partial.contains("- (not recorded)"), partial);
+    }
+
+    @Test
+    void cumulativeParametersGrowByEachRoundsAdapters() {
+        // head 10 trains throughout, each round's adapters 100: rounds end at steps 2 and 4
+        java.util.Map<Long, Double> steps = new java.util.TreeMap<>(java.util.Map.of(1L, 110.0, 2L, 110.0, 3L, 110.0, 4L, 110.0, 5L, 110.0));
+        java.util.Map<Long, Double> ends = java.util.Map.of(2L, 210.0, 4L, 310.0);
+        assertEquals(java.util.Map.of(1L, 110.0, 2L, 210.0, 3L, 310.0, 4L, 310.0, 5L, 410.0), RunReport.cumulativeAtSteps(steps, ends, 10));
+        assertEquals(java.util.Map.of(1L, 500.0, 2L, 500.0), RunReport.cumulativeAtSteps(java.util.Map.of(1L, 500.0, 2L, 500.0), java.util.Map.of(), 10),
+                "no rounds (full fine-tuning): the same parameters at every step");
     }
 
     @Test

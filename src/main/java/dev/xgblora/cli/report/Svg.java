@@ -41,9 +41,11 @@ final class Svg {
         }
         StringBuilder sb = open();
         if (minX == Double.MAX_VALUE) return sb.append(text(W / 2.0, H / 2.0, "no data", "middle")).append("</svg>").toString();
+        minX = Math.min(0, minX); // steps count from 0: every step chart starts there
         if (maxX == minX) maxX = minX + 1;
+        if (logY) { minY = Math.floor(minY); maxY = Math.max(minY + 1, Math.ceil(maxY)); } // whole decades
         if (maxY == minY) { maxY += 0.5; minY -= 0.5; }
-        axes(sb, minX, maxX, minY, maxY, "step", yLabel, true, logY ? v -> compact(Math.pow(10, v)) : Svg::fmt);
+        axes(sb, minX, maxX, minY, maxY, "step", yLabel, true, logY);
         for (int i = 0; i < series.size(); i++) {
             Series s = series.get(i);
             String color = color(i);
@@ -74,7 +76,7 @@ final class Svg {
         double maxY = bars.stream().mapToDouble(ReportData.Point::value).filter(Double::isFinite).max().orElse(1);
         if (maxY <= 0) maxY = 1;
         double minX = bars.get(0).step() - 0.5, maxX = bars.get(bars.size() - 1).step() + 0.5;
-        axes(sb, minX, maxX, 0, maxY, xLabel, yLabel, false, Svg::fmt);
+        axes(sb, minX, maxX, 0, maxY, xLabel, yLabel, false, false);
         int labelEvery = Math.max(1, bars.size() / 12);
         for (int i = 0; i < bars.size(); i += labelEvery) {
             sb.append(text(x(bars.get(i).step(), minX, maxX), H - BOTTOM + 14, String.valueOf(bars.get(i).step()), "middle"));
@@ -131,18 +133,23 @@ final class Svg {
     }
 
     private static void axes(StringBuilder sb, double minX, double maxX, double minY, double maxY, String xLabel, String yLabel,
-                     boolean xTicks, java.util.function.DoubleFunction<String> yTick) {
+                     boolean xTicks, boolean logY) {
         sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(H - BOTTOM).append("\" x2=\"").append(W - RIGHT)
                 .append("\" y2=\"").append(H - BOTTOM).append("\" stroke=\"#333\"/>\n");
         sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(TOP).append("\" x2=\"").append(LEFT)
                 .append("\" y2=\"").append(H - BOTTOM).append("\" stroke=\"#333\"/>\n");
-        for (int i = 0; i <= 4; i++) {
-            double vy = minY + (maxY - minY) * i / 4, vx = minX + (maxX - minX) * i / 4;
-            double py = y(vy, minY, maxY), px = x(vx, minX, maxX);
+        // y: five even ticks, or one per decade of a log axis (its ends are whole decades)
+        int yTicks = logY ? (int) Math.round(maxY - minY) : 4;
+        for (int i = 0; i <= yTicks; i++) {
+            double vy = minY + (maxY - minY) * i / yTicks;
+            double py = y(vy, minY, maxY);
             sb.append("<line x1=\"").append(LEFT).append("\" y1=\"").append(fmt(py)).append("\" x2=\"").append(W - RIGHT)
                     .append("\" y2=\"").append(fmt(py)).append("\" stroke=\"#eee\"/>\n");
-            sb.append(text(LEFT - 4, py + 4, yTick.apply(vy), "end"));
-            if (xTicks) sb.append(text(px, H - BOTTOM + 14, String.valueOf(Math.round(vx)), "middle"));
+            sb.append(text(LEFT - 4, py + 4, logY ? compact(Math.pow(10, vy)) : tick(vy, (maxY - minY) / yTicks), "end"));
+        }
+        for (int i = 0; xTicks && i <= 4; i++) {
+            double vx = minX + (maxX - minX) * i / 4;
+            sb.append(text(x(vx, minX, maxX), H - BOTTOM + 14, String.valueOf(Math.round(vx)), "middle"));
         }
         sb.append(text(LEFT + (W - LEFT - RIGHT) / 2.0, H - 4, xLabel, "middle"));
         sb.append("<text x=\"12\" y=\"").append(fmt(TOP + (H - TOP - BOTTOM) / 2.0)).append("\" text-anchor=\"middle\" transform=\"rotate(-90 12 ")
@@ -161,13 +168,18 @@ final class Svg {
         return "<text x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" text-anchor=\"" + anchor + "\">" + Html.escape(s) + "</text>\n";
     }
 
+    /** A tick label with as many decimals as ticks {@code spacing} apart need (0.677 for a loss, 81 for tokens/s). */
+    static String tick(double v, double spacing) {
+        int decimals = spacing > 0 ? Math.clamp((long) Math.ceil(-Math.log10(spacing)) + 1, 0, 6) : 3;
+        return String.format(Locale.ROOT, "%." + decimals + "f", v);
+    }
+
     /** 1234567 as "1.23M": tick labels of counts. */
     static String compact(double v) {
         double a = Math.abs(v);
-        if (a >= 1e9) return String.format(Locale.ROOT, "%.3gG", v / 1e9);
-        if (a >= 1e6) return String.format(Locale.ROOT, "%.3gM", v / 1e6);
-        if (a >= 1e3) return String.format(Locale.ROOT, "%.3gk", v / 1e3);
-        return fmt(v);
+        String s = a >= 1e9 ? String.format(Locale.ROOT, "%.3gG", v / 1e9) : a >= 1e6 ? String.format(Locale.ROOT, "%.3gM", v / 1e6)
+                : a >= 1e3 ? String.format(Locale.ROOT, "%.3gk", v / 1e3) : fmt(v);
+        return s.replaceAll("\\.0+(?=[kMG])", "").replaceAll("(\\.\\d*?)0+(?=[kMG])", "$1"); // 10.0M -> 10M, 1.50k -> 1.5k
     }
 
     static String fmt(double v) {
