@@ -29,6 +29,18 @@ class DistributionIT {
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("active backend:   vector"), r.output());
         assertTrue(r.output().contains(IMAGE.resolve("runtime").toAbsolutePath().normalize().toString()), "java.home is the image's runtime:\n" + r.output());
+
+        // real work on the linked runtime: DJL's native tokenizer, memory-mapped safetensors, Jackson, the vector kernels
+        Path dir = Files.createTempDirectory(IMAGE.toAbsolutePath().getParent(), "it-image-run");
+        Path model = TinyModelDir.create(dir.resolve("tiny"));
+        Files.writeString(dir.resolve("in.txt"), "a good film\na bad film\n");
+        Processes.Result embed = Processes.run(dir, List.of(launcher.toAbsolutePath().toString(), "embed", "--model", model.toString(),
+                "--input", dir.resolve("in.txt").toString(), "--output", dir.resolve("out.jsonl").toString()));
+        assertEquals(0, embed.exit(), embed.output());
+        List<String> lines = Files.readAllLines(dir.resolve("out.jsonl"));
+        assertEquals(2, lines.size(), embed.output());
+        assertTrue(lines.getFirst().contains("\"embedding\""), lines.getFirst());
+        assertFalse(embed.output().contains("REFERENCE kernels"), embed.output());
     }
 
     @Test
