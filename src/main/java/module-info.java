@@ -5,6 +5,7 @@ module dev.xgblora {
     requires java.management; // thread CPU time for xgblora bench kernels --cpu-time
     requires info.picocli;
     requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
+    requires com.fasterxml.jackson.dataformat.yaml; // --config FILE.yaml
     requires ai.djl.tokenizers;
     requires ai.djl.api;
     // DJL's jars are automatic modules, which cannot declare what they need; on the module path the
