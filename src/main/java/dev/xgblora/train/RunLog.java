@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** A JSONL log, one object per line, flushed per line so that a killed run keeps what it wrote. */
@@ -51,6 +52,17 @@ public final class RunLog implements Closeable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read run log " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A record whose keys keep the given order ({@code Map.of} iterates in a per-JVM random order,
+     * so two identical runs would write different bytes).
+     */
+    public static Map<String, Object> record(Object... keysAndValues) {
+        if (keysAndValues.length % 2 != 0) throw new IllegalArgumentException("record needs key, value pairs");
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
     }
 
     public void write(Map<String, ?> record) {

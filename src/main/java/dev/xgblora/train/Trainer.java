@@ -126,7 +126,7 @@ public final class Trainer {
         int end = Math.min(stopAt, totalSteps);
         if (cfg.stop != null) cfg.stop.trainingStarted();
         try (RunLog log = cfg.logFile == null ? null : new RunLog(cfg.logFile, step > 0)) {
-            if (step == 0 && log != null) log.write(Map.of("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
+            if (step == 0 && log != null) log.write(RunLog.record("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
                     "trainable_head", count(model.headParams())));
             long t0 = System.nanoTime();
             long tokens = 0;
@@ -237,7 +237,7 @@ public final class Trainer {
             String msg = "step " + step + ": non-finite " + (Double.isFinite(loss) ? "gradient norm" : "loss") + ", step skipped ("
                     + badSteps + " in a row)";
             listener.onMessage(msg);
-            if (log != null) log.write(Map.of("type", "skip", "step", step, "reason", msg));
+            if (log != null) log.write(RunLog.record("type", "skip", "step", step, "reason", msg));
             if (badSteps >= cfg.maxBadSteps) {
                 throw new TrainingDivergedException(badSteps + " consecutive steps had a non-finite loss or gradient (last at step "
                         + step + "); training stopped" + (cfg.checkpointDir != null ? ", the last good checkpoint in "
