@@ -18,6 +18,7 @@ module dev.xgblora {
     exports dev.xgblora.model;
     exports dev.xgblora.adapt;
     exports dev.xgblora.train;
+    exports dev.xgblora.device.opencl;
 
     opens dev.xgblora.cli to info.picocli;
 }
