@@ -128,13 +128,15 @@ __kernel void cross_entropy_bwd(int C, __global const float* logits, __global co
     int r = get_group_id(0), l = get_local_id(0);
     long row = r * (long) C;
     int t = targets[r];
-    if (t == ignoreIndex) return; // uniform across the work-group: no barrier is skipped by part of it
+    // Ignored rows still run the reductions: every work-item of a group must reach each barrier
+    // (PoCL hangs on a group that returns early, uniform or not).
     float mx = -INFINITY;
     for (int j = l; j < C; j += ROW_WG) mx = fmax(mx, logits[row + j]);
     mx = wg_max(mx, s);
     float sum = 0.0f;
     for (int j = l; j < C; j += ROW_WG) sum += exp(logits[row + j] - mx);
     sum = wg_sum(sum, s);
+    if (t == ignoreIndex) return;
     for (int j = l; j < C; j += ROW_WG) {
         float p = exp(logits[row + j] - mx) / sum;
         dlogits[row + j] += scale * (p - (j == t ? 1.0f : 0.0f));
