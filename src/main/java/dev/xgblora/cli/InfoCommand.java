@@ -37,6 +37,8 @@ public final class InfoCommand implements Callable<Integer> {
         System.out.println("kernel threads:   " + Backends.threadsProperty() + " (-Dxgblora.threads)");
         System.out.println("kernel backends:  " + String.join(", ", Backends.available()));
         System.out.println("default backend:  " + System.getProperty("xgblora.kernels", "vector") + " (-Dxgblora.kernels)");
+        System.out.println("opencl devices:   (--device opencl:N)");
+        for (String line : Devices.openClLines()) System.out.println("  " + line);
         return 0;
     }
 

@@ -4,7 +4,6 @@ import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.ModelCache;
-import dev.xgblora.kernels.Backends;
 import dev.xgblora.train.DataOptions;
 import dev.xgblora.train.EncoderClassifier;
 import dev.xgblora.train.FineTune;
@@ -71,6 +70,9 @@ public final class TrainCommand implements Callable<Integer> {
     String labelColumn;
     @Option(names = "--skip-malformed", description = "Skip and count malformed rows instead of stopping at the first.")
     boolean skipMalformed;
+
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP)
+    String device;
 
     @Option(names = "--method", defaultValue = "xgblora", description = "xgblora (default), lora, full, head (backbone frozen), relora or cola.")
     String method;
@@ -141,7 +143,7 @@ public final class TrainCommand implements Callable<Integer> {
         Map<String, String> settings = settings();
         if (!resume) writeSettings(settings, output.resolve(SETTINGS_FILE));
         String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
-        FineTuneBuilder.Outcome o = TrainRun.execute(job, Backends.defaults(), progress, settings, title, System.out, !noBaseline);
+        FineTuneBuilder.Outcome o = TrainRun.execute(job, Devices.kernels(device), progress, settings, title, System.out, !noBaseline);
         return o.steps() > 0 ? 0 : 1;
     }
 
