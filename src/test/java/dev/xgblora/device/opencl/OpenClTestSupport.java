@@ -9,14 +9,14 @@ import org.junit.jupiter.api.Assumptions;
  * platform there is a broken setup, not a reason to pass. By hand, on a machine without OpenCL,
  * {@code -Dxgblora.opencl.tests=skip} turns that failure into a skip that states the reason.
  */
-final class OpenClTestSupport {
+public final class OpenClTestSupport {
     private static OpenClKernels shared;
     private static RuntimeException unavailable;
 
     private OpenClTestSupport() {
     }
 
-    static synchronized OpenClKernels kernels() {
+    public static synchronized OpenClKernels kernels() {
         if (shared == null && unavailable == null) {
             try {
                 shared = OpenClKernels.open("opencl");
