@@ -209,6 +209,15 @@ public final class ClContext {
      * are rounded up to multiples of local; kernels bound-check.
      */
     public synchronized void launch(ClKernel k, long[] global, long[] local, Object... args) {
+        enqueue(k, global, local, false, args);
+    }
+
+    /** {@link #launch}, returning the launch's event (to wait on a single command; close it after). */
+    public synchronized ClEvent launchWithEvent(ClKernel k, long[] global, long[] local, Object... args) {
+        return enqueue(k, global, local, true, args);
+    }
+
+    private ClEvent enqueue(ClKernel k, long[] global, long[] local, boolean withEvent, Object... args) {
         try (Arena arena = Arena.ofConfined()) {
             for (int i = 0; i < args.length; i++) {
                 MemorySegment value;
@@ -234,8 +243,10 @@ public final class ClContext {
                 }
                 g.setAtIndex(JAVA_LONG, d, size);
             }
+            MemorySegment event = withEvent ? arena.allocate(ADDRESS) : MemorySegment.NULL;
             ClError.check((int) cl.enqueueNdRangeKernel.invokeExact(queue, k.handle(), dims, MemorySegment.NULL, g, l, 0,
-                    MemorySegment.NULL, MemorySegment.NULL), "clEnqueueNDRangeKernel(" + k.name() + ")", device.label());
+                    MemorySegment.NULL, event), "clEnqueueNDRangeKernel(" + k.name() + ")", device.label());
+            return withEvent ? new ClEvent(cl, event.get(ADDRESS, 0), k.name()) : null;
         } catch (Throwable t) {
             throw OpenCl.rethrow(t);
         }

@@ -57,6 +57,22 @@ class OpenClBadInputTest {
     }
 
     @Test
+    void aLaunchEventCanBeAwaitedBeforeReadingTheResult() {
+        OpenClKernels k = OpenClTestSupport.kernels();
+        ClContext ctx = ClContext.forDevice(k.device());
+        float[] values = {1f, -2f, 3f};
+        try (ClBuffer b = ctx.allocate(12)) {
+            ctx.write(b, java.lang.foreign.MemorySegment.ofArray(values));
+            try (ClEvent e = ctx.launchWithEvent(ctx.kernel("scale"), new long[]{3}, null, 3L, b, 2f)) {
+                e.await();
+            }
+            float[] out = new float[3];
+            ctx.read(b, java.lang.foreign.MemorySegment.ofArray(out));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[]{2f, -4f, 6f}, out);
+        }
+    }
+
+    @Test
     void backendsSelectsOpenClByName() {
         OpenClTestSupport.kernels();
         try (OpenClKernels k = (OpenClKernels) Backends.create("opencl:0", 1)) {
