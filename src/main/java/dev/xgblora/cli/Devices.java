@@ -1,5 +1,7 @@
 package dev.xgblora.cli;
 
+import dev.xgblora.device.cuda.Cuda;
+import dev.xgblora.device.cuda.CudaException;
 import dev.xgblora.device.opencl.ClDevice;
 import dev.xgblora.device.opencl.OpenCl;
 import dev.xgblora.device.opencl.OpenClException;
@@ -21,8 +23,9 @@ final class Devices {
         if (d.equals("cpu")) return Backends.defaults();
         if (d.equals("opencl") || d.startsWith("opencl:")) return Backends.create(d, 1);
         if (d.equals("cuda") || d.startsWith("cuda:")) {
-            throw new IllegalArgumentException("--device " + d + ": the CUDA/PTX path is not built yet (planned: native/ptx through"
-                    + " libcuda.so.1); on an NVIDIA machine use --device opencl with NVIDIA's OpenCL driver, or --device cpu");
+            Cuda.load(); // no driver: a CudaException that says so and what to use instead
+            throw new IllegalArgumentException("--device " + d + ": the CUDA/PTX path is only a skeleton so far (native/ptx,"
+                    + " one test kernel); on this NVIDIA machine use --device opencl with NVIDIA's OpenCL driver, or --device cpu");
         }
         throw new IllegalArgumentException("--device '" + device + "' is not cpu, opencl or opencl:N");
     }
@@ -32,6 +35,18 @@ final class Devices {
         try {
             return OpenCl.devices().stream().map(ClDevice::summary).toList();
         } catch (OpenClException e) {
+            return List.of("none: " + e.getMessage());
+        }
+    }
+
+    /** Lines for xgblora info: the CUDA devices the driver sees, or why there are none. */
+    static List<String> cudaLines() {
+        try {
+            List<Cuda.Device> all = Cuda.load().devices();
+            if (all.isEmpty()) return List.of("none: the NVIDIA driver sees no GPU");
+            return all.stream().map(g -> String.format("cuda:%d  %s | %,d MiB (PTX path: skeleton only)", g.ordinal(), g.name(),
+                    g.totalMemBytes() >> 20)).toList();
+        } catch (CudaException e) {
             return List.of("none: " + e.getMessage());
         }
     }

@@ -39,6 +39,8 @@ public final class InfoCommand implements Callable<Integer> {
         System.out.println("default backend:  " + System.getProperty("xgblora.kernels", "vector") + " (-Dxgblora.kernels)");
         System.out.println("opencl devices:   (--device opencl:N)");
         for (String line : Devices.openClLines()) System.out.println("  " + line);
+        System.out.println("cuda devices:");
+        for (String line : Devices.cudaLines()) System.out.println("  " + line);
         return 0;
     }
 
