@@ -62,6 +62,7 @@ public final class Backends {
      */
     public static Kernels createPrimed(String name, int threads) {
         Kernels k = create(name, threads);
+        if (k.name().equals("opencl")) return k; // JIT warm-up is for CPU kernels; a device's run in its driver
         KernelWarmup.prime(k, warmupMsProperty());
         return k;
     }
