@@ -6,12 +6,6 @@ import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 
 /**
  * The {@link Kernels} contract on an OpenCL device (native/opencl/*.cl), correctness first.
@@ -32,27 +26,15 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
 
     private final ClContext ctx;
     private final Kernels host = new ReferenceKernels();
-    private final Map<Long, ArrayDeque<ClBuffer>> free = new HashMap<>();
-    private final List<ClBuffer> inUse = new ArrayList<>();
-    private final Map<WeightKey, Resident> resident = new HashMap<>();
+    private final OpBuffers io;
     private final ClBuffer dummy;
     private boolean closed;
-
-    /** Where a weight lives on the host: heap arrays compare by identity, native memory by address. */
-    private record WeightKey(Object heapBase, long address, long bytes, DType dtype) {
-    }
-
-    private record Resident(ClBuffer buffer, long fingerprint) {
-    }
-
-    /** A device copy of a tensor for one op: its buffer and the dtype code the kernels widen by. */
-    private record Dev(ClBuffer buf, int dt) {
-    }
 
     public OpenClKernels(ClDevice device) {
         this.ctx = ClContext.forDevice(device);
         ctx.kernel("gemm"); // builds the program now, so a build failure surfaces at selection time
-        this.dummy = ctx.allocate(4);
+        this.io = new OpBuffers(ctx);
+        this.dummy = io.dummy();
     }
 
     /**
@@ -86,6 +68,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         return "opencl";
     }
 
+    /** Bytes of weights held on the device. */
+    public synchronized long residentBytes() {
+        return io.residentBytes();
+    }
+
     /** Host threads: one (the device does the parallel work). */
     @Override
     public int threads() {
@@ -96,11 +83,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        for (ArrayDeque<ClBuffer> q : free.values()) q.forEach(ClBuffer::close);
-        free.clear();
-        resident.values().forEach(r -> r.buffer().close());
-        resident.clear();
-        dummy.close();
+        io.close();
     }
 
     // ---- Linear ---------------------------------------------------------------------------------
@@ -113,12 +96,12 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         check(b == null || b.numel() == n, "linearForward: bias " + (b == null ? "" : b.describe()) + " != N " + n);
         if (y.numel() == 0) return;
         try {
-            Dev dx = in(x), dw = weight(w);
-            ClBuffer dy = out(y), db = b == null ? dummy : (b.dtype() == DType.F32 ? weight(b) : in(b.copy())).buf();
+            OpBuffers.Dev dx = io.in(x), dw = io.weight(w);
+            ClBuffer dy = io.out(y), db = b == null ? dummy : (b.dtype() == DType.F32 ? io.weight(b) : io.in(b.copy())).buf();
             gemm(m, n, k, dx, 0, k, 1, dw, 0, 1, k, dy, n, 1f, false, db, b != null);
-            readBack(dy, y);
+            io.readBack(dy, y);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -130,11 +113,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 "linearBackwardInput: dy " + dy.describe() + ", w " + w.describe() + ", dx " + dx.describe());
         if (dx.numel() == 0) return;
         try {
-            ClBuffer ddx = inOut(dx, "linearBackwardInput dx");
-            gemm(m, k, n, in(dy), 0, n, 1, weight(w), 0, k, 1, ddx, k, 1f, true, dummy, false);
-            readBack(ddx, dx);
+            ClBuffer ddx = io.inOut(dx, "linearBackwardInput dx");
+            gemm(m, k, n, io.in(dy), 0, n, 1, io.weight(w), 0, k, 1, ddx, k, 1f, true, dummy, false);
+            io.readBack(ddx, dx);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -146,11 +129,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 "linearBackwardWeight: dy " + dy.describe() + ", x " + x.describe() + ", dw " + dw.describe());
         if (dw.numel() == 0) return;
         try {
-            ClBuffer ddw = inOut(dw, "linearBackwardWeight dw");
-            gemm(n, k, m, in(dy), 0, 1, n, in(x), 0, k, 1, ddw, k, 1f, true, dummy, false);
-            readBack(ddw, dw);
+            ClBuffer ddw = io.inOut(dw, "linearBackwardWeight dw");
+            gemm(n, k, m, io.in(dy), 0, 1, n, io.in(x), 0, k, 1, ddw, k, 1f, true, dummy, false);
+            io.readBack(ddw, dw);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -161,11 +144,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         check(db.numel() == n, "linearBackwardBias: db " + db.describe() + " vs dy " + dy.describe());
         if (db.numel() == 0) return;
         try {
-            ClBuffer ddb = inOut(db, "linearBackwardBias db");
-            ctx.launch(ctx.kernel("column_sums"), new long[]{n}, null, m, n, in(dy).buf(), ddb);
-            readBack(ddb, db);
+            ClBuffer ddb = io.inOut(db, "linearBackwardBias db");
+            ctx.launch(ctx.kernel("column_sums"), new long[]{n}, null, m, n, io.in(dy).buf(), ddb);
+            io.readBack(ddb, db);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -179,13 +162,13 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                         + ", y " + y.describe());
         if (m == 0 || r == 0) return;
         try {
-            ClBuffer dh = out(h), dy = inOut(y, "loraForward y");
-            gemm(m, r, k, in(x), 0, k, 1, in(a), 0, 1, k, dh, r, 1f, false, dummy, false);
-            gemm(m, n, r, new Dev(dh, 0), 0, r, 1, in(b), 0, 1, r, dy, n, scale, true, dummy, false);
-            readBack(dh, h);
-            readBack(dy, y);
+            ClBuffer dh = io.out(h), dy = io.inOut(y, "loraForward y");
+            gemm(m, r, k, io.in(x), 0, k, 1, io.in(a), 0, 1, k, dh, r, 1f, false, dummy, false);
+            gemm(m, n, r, new OpBuffers.Dev(dh, 0), 0, r, 1, io.in(b), 0, 1, r, dy, n, scale, true, dummy, false);
+            io.readBack(dh, h);
+            io.readBack(dy, y);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -200,30 +183,30 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                         + ", h " + h.describe() + ", dh " + dh.describe());
         if (m == 0 || r == 0) return;
         try {
-            Dev ddy = in(dy);
-            ClBuffer ddh = out(dh);
-            Dev dhDev = new Dev(ddh, 0);
+            OpBuffers.Dev ddy = io.in(dy);
+            ClBuffer ddh = io.out(dh);
+            OpBuffers.Dev dhDev = new OpBuffers.Dev(ddh, 0);
             // dh = scale · dy · B
-            gemm(m, r, n, ddy, 0, n, 1, in(b), 0, r, 1, ddh, r, scale, false, dummy, false);
+            gemm(m, r, n, ddy, 0, n, 1, io.in(b), 0, r, 1, ddh, r, scale, false, dummy, false);
             if (db != null) { // dB[N,r] += scale · dyᵀ · h
-                ClBuffer d = inOut(db, "loraBackward dB");
-                gemm(n, r, m, ddy, 0, 1, n, in(h), 0, r, 1, d, r, scale, true, dummy, false);
-                readBack(d, db);
+                ClBuffer d = io.inOut(db, "loraBackward dB");
+                gemm(n, r, m, ddy, 0, 1, n, io.in(h), 0, r, 1, d, r, scale, true, dummy, false);
+                io.readBack(d, db);
             }
-            Dev dxDev = da != null || dx != null ? in(x) : null;
+            OpBuffers.Dev dxDev = da != null || dx != null ? io.in(x) : null;
             if (da != null) { // dA[r,K] += dhᵀ · x
-                ClBuffer d = inOut(da, "loraBackward dA");
+                ClBuffer d = io.inOut(da, "loraBackward dA");
                 gemm(r, k, m, dhDev, 0, 1, r, dxDev, 0, k, 1, d, k, 1f, true, dummy, false);
-                readBack(d, da);
+                io.readBack(d, da);
             }
             if (dx != null) { // dx[M,K] += dh · A
-                ClBuffer d = inOut(dx, "loraBackward dx");
-                gemm(m, k, r, dhDev, 0, r, 1, in(a), 0, k, 1, d, k, 1f, true, dummy, false);
-                readBack(d, dx);
+                ClBuffer d = io.inOut(dx, "loraBackward dx");
+                gemm(m, k, r, dhDev, 0, r, 1, io.in(a), 0, k, 1, d, k, 1f, true, dummy, false);
+                io.readBack(d, dx);
             }
-            readBack(ddh, dh);
+            io.readBack(ddh, dh);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -237,11 +220,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 "mergeInto: W " + w.describe() + ", A " + a.describe() + ", B " + b.describe());
         if (w.numel() == 0 || r == 0) return;
         try {
-            ClBuffer dw = inOut(w, "mergeInto W");
-            gemm(n, k, r, in(b), 0, r, 1, in(a), 0, k, 1, dw, k, scale, true, dummy, false);
-            readBack(dw, w);
+            ClBuffer dw = io.inOut(w, "mergeInto W");
+            gemm(n, k, r, io.in(b), 0, r, 1, io.in(a), 0, k, 1, dw, k, scale, true, dummy, false);
+            io.readBack(dw, w);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -273,14 +256,14 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
             return;
         }
         try {
-            ClBuffer dp = out(probs), dout = out(out);
-            ClBuffer valid = keyValid == null ? dummy : in(f32(keyValid)).buf();
+            ClBuffer dp = io.out(probs), dout = io.out(out);
+            ClBuffer valid = keyValid == null ? dummy : io.in(io.f32(keyValid)).buf();
             ctx.launch(ctx.kernel("attention_fwd"), new long[]{n.t, n.hq, n.b}, null, n.b, n.t, n.s, n.hq, n.hkv, n.d,
-                    in(q).buf(), in(k).buf(), in(v).buf(), valid, keyValid == null ? 0 : 1, causal ? 1 : 0, scale, dp, dout);
-            readBack(dp, probs);
-            readBack(dout, out);
+                    io.in(q).buf(), io.in(k).buf(), io.in(v).buf(), valid, keyValid == null ? 0 : 1, causal ? 1 : 0, scale, dp, dout);
+            io.readBack(dp, probs);
+            io.readBack(dout, out);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -290,22 +273,22 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         AttnDims n = attnDims("attentionBackward", q, k, v);
         if ((dq == null && dk == null && dv == null) || q.numel() == 0 || n.s == 0) return;
         try {
-            ClBuffer ddout = in(dout).buf(), dprobs = in(probs).buf();
-            ClBuffer ds = scratch(probs.numel() * 4);
-            ClBuffer ddq = dq == null ? dummy : inOut(dq, "attentionBackward dq");
+            ClBuffer ddout = io.in(dout).buf(), dprobs = io.in(probs).buf();
+            ClBuffer ds = io.scratch(probs.numel() * 4);
+            ClBuffer ddq = dq == null ? dummy : io.inOut(dq, "attentionBackward dq");
             ctx.launch(ctx.kernel("attention_bwd_q"), new long[]{n.t, n.hq, n.b}, null, n.b, n.t, n.s, n.hq, n.hkv, n.d,
-                    ddout, in(k).buf(), in(v).buf(), dprobs, scale, ds, ddq, dq == null ? 0 : 1);
+                    ddout, io.in(k).buf(), io.in(v).buf(), dprobs, scale, ds, ddq, dq == null ? 0 : 1);
             if (dk != null || dv != null) {
-                ClBuffer ddk = dk == null ? dummy : inOut(dk, "attentionBackward dk");
-                ClBuffer ddv = dv == null ? dummy : inOut(dv, "attentionBackward dv");
+                ClBuffer ddk = dk == null ? dummy : io.inOut(dk, "attentionBackward dk");
+                ClBuffer ddv = dv == null ? dummy : io.inOut(dv, "attentionBackward dv");
                 ctx.launch(ctx.kernel("attention_bwd_kv"), new long[]{n.s, n.hkv, n.b}, null, n.b, n.t, n.s, n.hq, n.hkv, n.d,
-                        ddout, in(q).buf(), dprobs, ds, scale, ddk, dk == null ? 0 : 1, ddv, dv == null ? 0 : 1);
-                if (dk != null) readBack(ddk, dk);
-                if (dv != null) readBack(ddv, dv);
+                        ddout, io.in(q).buf(), dprobs, ds, scale, ddk, dk == null ? 0 : 1, ddv, dv == null ? 0 : 1);
+                if (dk != null) io.readBack(ddk, dk);
+                if (dv != null) io.readBack(ddv, dv);
             }
-            if (dq != null) readBack(ddq, dq);
+            if (dq != null) io.readBack(ddq, dq);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -314,11 +297,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         sameShape("softmaxForward", x, out);
         if (x.numel() == 0) return;
         try {
-            ClBuffer o = out(out);
-            rowLaunch("softmax_fwd", rows(x), cols(x), in(x).buf(), o);
-            readBack(o, out);
+            ClBuffer o = io.out(out);
+            rowLaunch("softmax_fwd", rows(x), cols(x), io.in(x).buf(), o);
+            io.readBack(o, out);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -328,11 +311,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         sameShape("softmaxBackward", y, dx);
         if (y.numel() == 0) return;
         try {
-            ClBuffer d = inOut(dx, "softmaxBackward dx");
-            rowLaunch("softmax_bwd", rows(y), cols(y), in(dy).buf(), in(y).buf(), d);
-            readBack(d, dx);
+            ClBuffer d = io.inOut(dx, "softmaxBackward dx");
+            rowLaunch("softmax_bwd", rows(y), cols(y), io.in(dy).buf(), io.in(y).buf(), d);
+            io.readBack(d, dx);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -346,14 +329,14 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                         + ", y " + y.describe() + ", mean " + mean.describe() + ", rstd " + rstd.describe());
         if (x.numel() == 0) return;
         try {
-            Dev g = weight(gamma), b = weight(beta);
-            ClBuffer dy = out(y), dm = out(mean), dr = out(rstd);
-            rowLaunch("layernorm_fwd", m, c, eps, in(x).buf(), g.buf(), g.dt(), b.buf(), b.dt(), dy, dm, dr);
-            readBack(dy, y);
-            readBack(dm, mean);
-            readBack(dr, rstd);
+            OpBuffers.Dev g = io.weight(gamma), b = io.weight(beta);
+            ClBuffer dy = io.out(y), dm = io.out(mean), dr = io.out(rstd);
+            rowLaunch("layernorm_fwd", m, c, eps, io.in(x).buf(), g.buf(), g.dt(), b.buf(), b.dt(), dy, dm, dr);
+            io.readBack(dy, y);
+            io.readBack(dm, mean);
+            io.readBack(dr, rstd);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -370,13 +353,13 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 "rmsNormForward: x " + x.describe() + ", gamma " + gamma.describe() + ", y " + y.describe() + ", rstd " + rstd.describe());
         if (x.numel() == 0) return;
         try {
-            Dev g = weight(gamma);
-            ClBuffer dy = out(y), dr = out(rstd);
-            rowLaunch("rmsnorm_fwd", m, c, eps, in(x).buf(), g.buf(), g.dt(), dy, dr);
-            readBack(dy, y);
-            readBack(dr, rstd);
+            OpBuffers.Dev g = io.weight(gamma);
+            ClBuffer dy = io.out(y), dr = io.out(rstd);
+            rowLaunch("rmsnorm_fwd", m, c, eps, io.in(x).buf(), g.buf(), g.dt(), dy, dr);
+            io.readBack(dy, y);
+            io.readBack(dr, rstd);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -395,25 +378,25 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 op + ": dy " + dy.describe() + ", x " + x.describe() + ", gamma " + gamma.describe() + ", rstd " + rstd.describe());
         if (x.numel() == 0) return;
         try {
-            ClBuffer ddy = in(dy).buf(), dxIn = in(x).buf(), dr = in(rstd).buf();
-            ClBuffer dm = mean == null ? dummy : in(mean).buf();
+            ClBuffer ddy = io.in(dy).buf(), dxIn = io.in(x).buf(), dr = io.in(rstd).buf();
+            ClBuffer dm = mean == null ? dummy : io.in(mean).buf();
             if (dx != null) {
-                Dev g = weight(gamma);
-                ClBuffer d = inOut(dx, op + " dx");
+                OpBuffers.Dev g = io.weight(gamma);
+                ClBuffer d = io.inOut(dx, op + " dx");
                 if (mean != null) rowLaunch("layernorm_bwd_dx", m, c, ddy, dxIn, g.buf(), g.dt(), dm, dr, d);
                 else rowLaunch("rmsnorm_bwd_dx", m, c, ddy, dxIn, g.buf(), g.dt(), dr, d);
-                readBack(d, dx);
+                io.readBack(d, dx);
             }
             if (dgamma != null || dbeta != null) {
-                ClBuffer dg = dgamma == null ? dummy : inOut(dgamma, op + " dgamma");
-                ClBuffer db = dbeta == null ? dummy : inOut(dbeta, op + " dbeta");
+                ClBuffer dg = dgamma == null ? dummy : io.inOut(dgamma, op + " dgamma");
+                ClBuffer db = dbeta == null ? dummy : io.inOut(dbeta, op + " dbeta");
                 ctx.launch(ctx.kernel("norm_bwd_params"), new long[]{c}, null, m, c, ddy, dxIn, dm, mean == null ? 0 : 1, dr,
                         dg, dgamma == null ? 0 : 1, db, dbeta == null ? 0 : 1);
-                if (dgamma != null) readBack(dg, dgamma);
-                if (dbeta != null) readBack(db, dbeta);
+                if (dgamma != null) io.readBack(dg, dgamma);
+                if (dbeta != null) io.readBack(db, dbeta);
             }
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -451,14 +434,14 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 "swigluBackward: dout " + dout.describe() + ", gate " + gate.describe() + ", up " + up.describe());
         if (n == 0 || (dgate == null && dup == null)) return;
         try {
-            ClBuffer dg = dgate == null ? dummy : inOut(dgate, "swigluBackward dgate");
-            ClBuffer du = dup == null ? dummy : inOut(dup, "swigluBackward dup");
-            ctx.launch(ctx.kernel("swiglu_bwd"), new long[]{n}, null, n, in(dout).buf(), in(gate).buf(), in(up).buf(),
+            ClBuffer dg = dgate == null ? dummy : io.inOut(dgate, "swigluBackward dgate");
+            ClBuffer du = dup == null ? dummy : io.inOut(dup, "swigluBackward dup");
+            ctx.launch(ctx.kernel("swiglu_bwd"), new long[]{n}, null, n, io.in(dout).buf(), io.in(gate).buf(), io.in(up).buf(),
                     dg, dgate == null ? 0 : 1, du, dup == null ? 0 : 1);
-            if (dgate != null) readBack(dg, dgate);
-            if (dup != null) readBack(du, dup);
+            if (dgate != null) io.readBack(dg, dgate);
+            if (dup != null) io.readBack(du, dup);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -484,12 +467,12 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         check(out.numel() == x.numel(), op + ": output " + out.describe() + " does not match " + x.describe());
         if (x.numel() == 0) return;
         try {
-            ClBuffer o = accumulate ? inOut(out, op + " dx") : out(out);
-            ctx.launch(ctx.kernel("rope"), new long[]{d / 2, bt * h}, null, h, d, in(x).buf(), ints(positions),
-                    floats(invFreq), sign, accumulate ? 1 : 0, o);
-            readBack(o, out);
+            ClBuffer o = accumulate ? io.inOut(out, op + " dx") : io.out(out);
+            ctx.launch(ctx.kernel("rope"), new long[]{d / 2, bt * h}, null, h, d, io.in(x).buf(), io.ints(positions),
+                    io.floats(invFreq), sign, accumulate ? 1 : 0, o);
+            io.readBack(o, out);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -501,12 +484,12 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         checkIds("embeddingForward", ids, rows(table));
         if (out.numel() == 0) return;
         try {
-            Dev t = weight(table);
-            ClBuffer o = out(out);
-            ctx.launch(ctx.kernel("embedding_fwd"), new long[]{c, ids.length}, null, ids.length, c, ints(ids), t.buf(), t.dt(), o);
-            readBack(o, out);
+            OpBuffers.Dev t = io.weight(table);
+            ClBuffer o = io.out(out);
+            ctx.launch(ctx.kernel("embedding_fwd"), new long[]{c, ids.length}, null, ids.length, c, io.ints(ids), t.buf(), t.dt(), o);
+            io.readBack(o, out);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -519,11 +502,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         checkIds("embeddingBackward", ids, rows(dtable));
         if (dout.numel() == 0) return;
         try {
-            ClBuffer d = inOut(dtable, "embeddingBackward dtable");
-            ctx.launch(ctx.kernel("embedding_bwd"), new long[]{c}, null, ids.length, c, ints(ids), in(dout).buf(), d);
-            readBack(d, dtable);
+            ClBuffer d = io.inOut(dtable, "embeddingBackward dtable");
+            ctx.launch(ctx.kernel("embedding_bwd"), new long[]{c}, null, ids.length, c, io.ints(ids), io.in(dout).buf(), d);
+            io.readBack(d, dtable);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -539,11 +522,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         check(src.numel() == dst.numel(), "accumulate: src " + src.describe() + " vs dst " + dst.describe());
         if (dst.numel() == 0) return;
         try {
-            ClBuffer d = inOut(dst, "accumulate dst");
-            ctx.launch(ctx.kernel("accumulate"), new long[]{dst.numel()}, null, dst.numel(), in(src).buf(), scale, d);
-            readBack(d, dst);
+            ClBuffer d = io.inOut(dst, "accumulate dst");
+            ctx.launch(ctx.kernel("accumulate"), new long[]{dst.numel()}, null, dst.numel(), io.in(src).buf(), scale, d);
+            io.readBack(d, dst);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -551,11 +534,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     public synchronized void scale(Tensor dst, float scale) {
         if (dst.numel() == 0) return;
         try {
-            ClBuffer d = inOut(dst, "scale dst");
+            ClBuffer d = io.inOut(dst, "scale dst");
             ctx.launch(ctx.kernel("scale"), new long[]{dst.numel()}, null, dst.numel(), d, scale);
-            readBack(d, dst);
+            io.readBack(d, dst);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -581,11 +564,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         if (m == 0) return 0.0;
         float[] rowLoss = new float[m];
         try {
-            ClBuffer dl = scratch(4L * m);
-            rowLaunch("cross_entropy_fwd", m, c, in(logits).buf(), ints(targets), ignoreIndex, dl);
+            ClBuffer dl = io.scratch(4L * m);
+            rowLaunch("cross_entropy_fwd", m, c, io.in(logits).buf(), io.ints(targets), ignoreIndex, dl);
             ctx.read(dl, MemorySegment.ofArray(rowLoss));
         } finally {
-            release();
+            io.release();
         }
         double total = 0;
         int counted = 0;
@@ -606,11 +589,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         checkTargets("crossEntropyBackward", targets, ignoreIndex, c);
         if (m == 0) return;
         try {
-            ClBuffer d = inOut(dlogits, "crossEntropyBackward dlogits");
-            rowLaunch("cross_entropy_bwd", m, c, in(logits).buf(), ints(targets), ignoreIndex, scale, d);
-            readBack(d, dlogits);
+            ClBuffer d = io.inOut(dlogits, "crossEntropyBackward dlogits");
+            rowLaunch("cross_entropy_bwd", m, c, io.in(logits).buf(), io.ints(targets), ignoreIndex, scale, d);
+            io.readBack(d, dlogits);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -625,15 +608,15 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
                 + grad.describe() + ", m " + m.describe() + ", v " + v.describe());
         if (n == 0) return;
         try {
-            ClBuffer dp = inOut(param, "adamwStep param"), dm = inOut(m, "adamwStep m"), dv = inOut(v, "adamwStep v");
+            ClBuffer dp = io.inOut(param, "adamwStep param"), dm = io.inOut(m, "adamwStep m"), dv = io.inOut(v, "adamwStep v");
             float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
-            ctx.launch(ctx.kernel("adamw"), new long[]{n}, null, n, dp, in(grad).buf(), dm, dv, lr, beta1, beta2, eps,
+            ctx.launch(ctx.kernel("adamw"), new long[]{n}, null, n, dp, io.in(grad).buf(), dm, dv, lr, beta1, beta2, eps,
                     weightDecay, bc1, bc2);
-            readBack(dp, param);
-            readBack(dm, m);
-            readBack(dv, v);
+            io.readBack(dp, param);
+            io.readBack(dm, m);
+            io.readBack(dv, v);
         } finally {
-            release();
+            io.release();
         }
     }
 
@@ -644,11 +627,11 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         int groups = (int) Math.min(256, (n + ROW_WG - 1) / ROW_WG);
         float[] partial = new float[groups];
         try {
-            ClBuffer p = scratch(4L * groups);
-            ctx.launch(ctx.kernel("sum_squares"), new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, n, in(g).buf(), p);
+            ClBuffer p = io.scratch(4L * groups);
+            ctx.launch(ctx.kernel("sum_squares"), new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, n, io.in(g).buf(), p);
             ctx.read(p, MemorySegment.ofArray(partial));
         } finally {
-            release();
+            io.release();
         }
         double sum = 0;
         for (float f : partial) sum += f;
@@ -658,7 +641,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     // ---- Launch helpers -------------------------------------------------------------------------
 
     /** The strided GEMM kernel (gemm.cl): C[M,N] (+)= alpha·A·B (+ bias), A/B element strides as given. */
-    private void gemm(int m, int n, int k, Dev a, long aoff, long ars, long acs, Dev b, long boff, long brs, long bcs,
+    private void gemm(int m, int n, int k, OpBuffers.Dev a, long aoff, long ars, long acs, OpBuffers.Dev b, long boff, long brs, long bcs,
                       ClBuffer c, long crs, float alpha, boolean accumulate, ClBuffer bias, boolean hasBias) {
         ctx.launch(ctx.kernel("gemm"), new long[]{n, m}, new long[]{TS, TS}, m, n, k,
                 a.buf(), a.dt(), aoff, ars, acs, b.buf(), b.dt(), boff, brs, bcs, c, 0L, crs,
@@ -683,155 +666,14 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         try {
             Object[] args = new Object[inputs.length + 2];
             args[0] = n;
-            for (int i = 0; i < inputs.length; i++) args[i + 1] = inputs[i] instanceof Tensor t ? in(t).buf() : inputs[i];
-            ClBuffer o = accumulate ? inOut(out, kernel + " output") : out(out);
+            for (int i = 0; i < inputs.length; i++) args[i + 1] = inputs[i] instanceof Tensor t ? io.in(t).buf() : inputs[i];
+            ClBuffer o = accumulate ? io.inOut(out, kernel + " output") : io.out(out);
             args[args.length - 1] = o;
             ctx.launch(ctx.kernel(kernel), new long[]{n}, null, args);
-            readBack(o, out);
+            io.readBack(o, out);
         } finally {
-            release();
+            io.release();
         }
-    }
-
-    // ---- Buffers --------------------------------------------------------------------------------
-
-    /** A pooled buffer of at least {@code bytes}, given back by {@link #release()} at the end of the op. */
-    private ClBuffer scratch(long bytes) {
-        long size = Math.max(4, bytes);
-        ArrayDeque<ClBuffer> q = free.get(size);
-        ClBuffer b = q == null || q.isEmpty() ? allocate(size) : q.pop();
-        inUse.add(b);
-        return b;
-    }
-
-    private ClBuffer allocate(long size) {
-        try {
-            return ctx.allocate(size);
-        } catch (OpenClException e) {
-            if (!e.outOfDeviceMemory()) throw e;
-            // Pooled buffers of other sizes may be what fills the device: free them and try once more.
-            for (ArrayDeque<ClBuffer> q : free.values()) q.forEach(ClBuffer::close);
-            free.clear();
-            return ctx.allocate(size);
-        }
-    }
-
-    private void release() {
-        for (ClBuffer b : inUse) free.computeIfAbsent(b.bytes(), s -> new ArrayDeque<>()).push(b);
-        inUse.clear();
-    }
-
-    /** The tensor's elements as one contiguous host segment (a F32 copy for strided views). */
-    private static Tensor contiguous(Tensor t) {
-        return t.isContiguous() ? t : t.copy();
-    }
-
-    private static MemorySegment hostBytes(Tensor t) {
-        return t.data().asSlice(t.byteOffset(), t.numel() * t.dtype().bytes());
-    }
-
-    private static int dtypeCode(DType d) {
-        return switch (d) {
-            case F32 -> 0;
-            case BF16 -> 1;
-            case F16 -> 2;
-        };
-    }
-
-    private static Tensor f32(Tensor t) {
-        return t.dtype() == DType.F32 ? t : t.copy();
-    }
-
-    /** An input for this op, uploaded into a pooled buffer in its own dtype. */
-    private Dev in(Tensor t) {
-        Tensor c = contiguous(t);
-        MemorySegment src = hostBytes(c);
-        ClBuffer b = scratch(src.byteSize());
-        ctx.write(b, src);
-        return new Dev(b, dtypeCode(c.dtype()));
-    }
-
-    /** An output the op overwrites (F32; nothing uploaded). */
-    private ClBuffer out(Tensor t) {
-        requireF32(t, "output");
-        return scratch(t.numel() * 4);
-    }
-
-    /** An output the op accumulates into: F32, its current values uploaded. */
-    private ClBuffer inOut(Tensor t, String what) {
-        requireF32(t, what);
-        return in(t).buf();
-    }
-
-    private static void requireF32(Tensor t, String what) {
-        if (t.dtype() != DType.F32) throw new IllegalArgumentException(what + " must be F32, got " + t.describe());
-    }
-
-    /** Copies a device result into the tensor (through a temporary for strided views). */
-    private void readBack(ClBuffer b, Tensor t) {
-        if (t.isContiguous()) {
-            ctx.read(b, hostBytes(t));
-        } else {
-            Tensor tmp = Tensor.zeros(t.shape());
-            ctx.read(b, hostBytes(tmp));
-            t.copyFrom(tmp);
-        }
-    }
-
-    private ClBuffer ints(int[] values) {
-        ClBuffer b = scratch(4L * values.length);
-        ctx.write(b, MemorySegment.ofArray(values));
-        return b;
-    }
-
-    private ClBuffer floats(float[] values) {
-        ClBuffer b = scratch(4L * values.length);
-        ctx.write(b, MemorySegment.ofArray(values));
-        return b;
-    }
-
-    /**
-     * A weight kept on the device across ops and steps, in its own dtype. Its content fingerprint
-     * is checked at each use so a host-side change (merge, optimizer step) re-uploads it.
-     */
-    private Dev weight(Tensor w) {
-        Tensor c = contiguous(w);
-        MemorySegment src = hostBytes(c);
-        if (c != w) return in(c); // a strided view copied for this op: nothing stable to keep
-        WeightKey key = new WeightKey(src.heapBase().orElse(null), src.address(), src.byteSize(), c.dtype());
-        long fp = fingerprint(src);
-        Resident r = resident.get(key);
-        if (r == null) {
-            r = new Resident(allocate(src.byteSize()), fp);
-            ctx.write(r.buffer(), src);
-            resident.put(key, r);
-        } else if (r.fingerprint() != fp) {
-            ctx.write(r.buffer(), src);
-            r = new Resident(r.buffer(), fp);
-            resident.put(key, r);
-        }
-        return new Dev(r.buffer(), dtypeCode(c.dtype()));
-    }
-
-    /** Bytes of weights held on the device. */
-    public synchronized long residentBytes() {
-        long sum = 0;
-        for (Resident r : resident.values()) sum += r.buffer().bytes();
-        return sum;
-    }
-
-    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
-
-    /** A 64-bit hash of every byte (multiply-xorshift over 8-byte words). */
-    static long fingerprint(MemorySegment s) {
-        long n = s.byteSize(), h = 0x9E3779B97F4A7C15L ^ n;
-        long words = n >>> 3;
-        for (long i = 0; i < words; i++) {
-            h = (h ^ s.get(LONG, i << 3)) * 0xBF58476D1CE4E5B9L;
-            h ^= h >>> 31;
-        }
-        for (long i = words << 3; i < n; i++) h = (h ^ s.get(ValueLayout.JAVA_BYTE, i)) * 0x94D049BB133111EBL;
-        return h;
     }
 
     // ---- Checks ---------------------------------------------------------------------------------
