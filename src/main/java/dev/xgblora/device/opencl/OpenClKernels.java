@@ -1,5 +1,6 @@
 package dev.xgblora.device.opencl;
 
+import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.tensor.DType;
@@ -244,45 +245,83 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         return n;
     }
 
+    /** Checks mask and lse ([B, Hq, T]) against the sizes; {@code lseNeeded} for backward. */
+    private static void checkMaskAndLse(String op, AttnDims n, AttentionMask mask, Tensor lse, boolean lseNeeded) {
+        check(mask != null, op + ": mask must not be null (AttentionMask.NONE for none)");
+        mask.check(op, n.b, n.t, n.s);
+        check(lse != null || !lseNeeded, op + ": lse must not be null");
+        check(lse == null || (lse.rank() == 3 && lse.dim(0) == n.b && lse.dim(1) == n.hq && lse.dim(2) == n.t),
+                op + ": lse " + (lse == null ? "" : lse.describe()) + " must be [" + n.b + ", " + n.hq + ", " + n.t + "]");
+    }
+
+    /** The mask's kernel arguments: keyValid, hasValid, causal, window, segments, hasSeg. */
+    private Object[] maskArgs(AttentionMask mask) {
+        ClBuffer valid = mask.keyValid() == null ? dummy : io.in(OpBuffers.f32(mask.keyValid())).buf();
+        ClBuffer seg = mask.segments() == null ? dummy : io.ints(mask.segments());
+        return new Object[]{valid, mask.keyValid() == null ? 0 : 1, mask.causal() ? 1 : 0, mask.window(),
+                seg, mask.segments() == null ? 0 : 1};
+    }
+
+    private static Object[] concat(Object[]... parts) {
+        return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray();
+    }
+
+    private ClBuffer f32In(Tensor t) {
+        return io.in(OpBuffers.f32(t)).buf();
+    }
+
     @Override
-    public synchronized void attentionForward(Tensor q, Tensor k, Tensor v, Tensor keyValid, boolean causal, float scale,
-                                              Tensor probs, Tensor out) {
-        AttnDims n = attnDims("attentionForward", q, k, v);
-        check(probs.numel() == (long) n.b * n.hq * n.t * n.s && out.numel() == q.numel(),
-                "attentionForward: probs " + probs.describe() + " / out " + out.describe() + " do not fit q " + q.describe());
-        check(keyValid == null || keyValid.numel() == (long) n.b * n.s, "attentionForward: keyValid " + (keyValid == null ? "" : keyValid.describe()));
-        if (q.numel() == 0 || n.s == 0) {
-            if (n.s == 0) { out.zero(); }
-            return;
-        }
+    public synchronized void attentionForward(Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale,
+                                              Tensor out, Tensor lse) {
+        String op = "attentionForward";
+        AttnDims n = attnDims(op, q, k, v);
+        checkMaskAndLse(op, n, mask, lse, false);
+        check(out != null && java.util.Arrays.equals(out.shape(), q.shape()),
+                op + ": out " + (out == null ? "null" : out.describe()) + " must have the shape of q " + q.describe());
+        if (q.numel() == 0) return;
         try {
-            ClBuffer dp = io.out(probs), dout = io.out(out);
-            ClBuffer valid = keyValid == null ? dummy : io.in(io.f32(keyValid)).buf();
-            ctx.launch(ctx.kernel("attention_fwd"), new long[]{n.t, n.hq, n.b}, null, n.b, n.t, n.s, n.hq, n.hkv, n.d,
-                    io.in(q).buf(), io.in(k).buf(), io.in(v).buf(), valid, keyValid == null ? 0 : 1, causal ? 1 : 0, scale, dp, dout);
-            io.readBack(dp, probs);
+            ClBuffer dout = io.out(out);
+            ClBuffer dlse = lse == null ? io.scratch(4L * n.b * n.hq * n.t) : io.out(lse);
+            Object[] args = concat(new Object[]{n.t, n.s, n.hq, n.hkv, n.d, f32In(q), f32In(k), f32In(v)},
+                    maskArgs(mask), new Object[]{scale, dout, dlse});
+            ctx.launch(ctx.kernel("attention_fwd"), new long[]{n.t, n.hq, n.b}, null, args);
             io.readBack(dout, out);
+            if (lse != null) io.readBack(dlse, lse);
         } finally {
             io.release();
         }
     }
 
     @Override
-    public synchronized void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor probs, float scale,
-                                               Tensor dq, Tensor dk, Tensor dv) {
-        AttnDims n = attnDims("attentionBackward", q, k, v);
-        if ((dq == null && dk == null && dv == null) || q.numel() == 0 || n.s == 0) return;
+    public synchronized void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale,
+                                               Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv) {
+        String op = "attentionBackward";
+        AttnDims n = attnDims(op, q, k, v);
+        checkMaskAndLse(op, n, mask, lse, true);
+        for (Tensor x : new Tensor[]{dout, out}) {
+            check(x != null && java.util.Arrays.equals(x.shape(), q.shape()),
+                    op + ": dout / out " + (x == null ? "null" : x.describe()) + " must have the shape of q " + q.describe());
+        }
+        check(dq == null || java.util.Arrays.equals(dq.shape(), q.shape()), op + ": dq " + (dq == null ? "" : dq.describe()) + " must match q");
+        check(dk == null || java.util.Arrays.equals(dk.shape(), k.shape()), op + ": dk " + (dk == null ? "" : dk.describe()) + " must match k");
+        check(dv == null || java.util.Arrays.equals(dv.shape(), v.shape()), op + ": dv " + (dv == null ? "" : dv.describe()) + " must match v");
+        if ((dq == null && dk == null && dv == null) || q.numel() == 0) return;
         try {
-            ClBuffer ddout = io.in(dout).buf(), dprobs = io.in(probs).buf();
-            ClBuffer ds = io.scratch(probs.numel() * 4);
-            ClBuffer ddq = dq == null ? dummy : io.inOut(dq, "attentionBackward dq");
-            ctx.launch(ctx.kernel("attention_bwd_q"), new long[]{n.t, n.hq, n.b}, null, n.b, n.t, n.s, n.hq, n.hkv, n.d,
-                    ddout, io.in(k).buf(), io.in(v).buf(), dprobs, scale, ds, ddq, dq == null ? 0 : 1);
+            ClBuffer ddout = f32In(dout), qb = f32In(q), kb = f32In(k), vb = f32In(v), dlse = f32In(lse);
+            Object[] m = maskArgs(mask);
+            ClBuffer delta = io.scratch(4L * n.b * n.hq * n.t);
+            ClBuffer ddq = dq == null ? dummy : io.inOut(dq, op + " dq");
+            ClBuffer accQ = dq == null ? dummy : io.scratch(4L * q.numel());
+            ctx.launch(ctx.kernel("attention_bwd_q"), new long[]{n.t, n.hq, n.b}, null,
+                    concat(new Object[]{n.t, n.s, n.hq, n.hkv, n.d, ddout, qb, kb, vb, f32In(out), dlse}, m,
+                            new Object[]{scale, delta, accQ, ddq, dq == null ? 0 : 1}));
             if (dk != null || dv != null) {
-                ClBuffer ddk = dk == null ? dummy : io.inOut(dk, "attentionBackward dk");
-                ClBuffer ddv = dv == null ? dummy : io.inOut(dv, "attentionBackward dv");
-                ctx.launch(ctx.kernel("attention_bwd_kv"), new long[]{n.s, n.hkv, n.b}, null, n.b, n.t, n.s, n.hq, n.hkv, n.d,
-                        ddout, io.in(q).buf(), dprobs, ds, scale, ddk, dk == null ? 0 : 1, ddv, dv == null ? 0 : 1);
+                ClBuffer ddk = dk == null ? dummy : io.inOut(dk, op + " dk");
+                ClBuffer ddv = dv == null ? dummy : io.inOut(dv, op + " dv");
+                ClBuffer accK = io.scratch(4L * k.numel()), accV = io.scratch(4L * k.numel());
+                ctx.launch(ctx.kernel("attention_bwd_kv"), new long[]{n.s, n.hkv, n.b}, null,
+                        concat(new Object[]{n.t, n.s, n.hq, n.hkv, n.d, ddout, qb, kb, vb, dlse, delta}, m,
+                                new Object[]{scale, accK, accV, ddk, dk == null ? 0 : 1, ddv, dv == null ? 0 : 1}));
                 if (dk != null) io.readBack(ddk, dk);
                 if (dv != null) io.readBack(ddv, dv);
             }

@@ -1,12 +1,15 @@
 package dev.xgblora.device.opencl;
 
 import static dev.xgblora.kernels.KernelTestSupport.assertClose;
+import static dev.xgblora.kernels.KernelTestSupport.assertLseClose;
 import static dev.xgblora.kernels.KernelTestSupport.randn;
 import static dev.xgblora.kernels.KernelTestSupport.randomInts;
 import static dev.xgblora.kernels.KernelTestSupport.uniform;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.tensor.DType;
@@ -207,33 +210,80 @@ class OpenClOpsTest {
         assertEquals(REF.sumOfSquares(big), cl().sumOfSquares(big), 1e-5 * REF.sumOfSquares(big), "sum of squares");
     }
 
-    @ParameterizedTest(name = "B={0} T={1} S={2} Hq={3} Hkv={4} D={5} causal={6} mask={7}")
-    @CsvSource({"1,1,1,1,1,4,false,false", "2,5,5,4,2,8,true,false", "2,3,7,2,1,16,true,true",
-                "1,6,6,3,3,32,false,true"})
-    void attentionMatchesReference(int b, int t, int s, int hq, int hkv, int d, boolean causal, boolean mask) {
-        Random r = new Random(b + 3L * t + 7L * s + hq + d);
-        Tensor q = randn(r, 1f, b, t, hq, d), k = randn(r, 1f, b, s, hkv, d), v = randn(r, 1f, b, s, hkv, d);
+    /**
+     * A mask for the attention test: padding hides about a third of the keys at random, key 0 of
+     * batch 0 (with causality query 0 there sees nothing) and every key of the last batch row (all
+     * its queries see nothing); segments are random ids in {0, 1, 2}, so documents interleave.
+     */
+    static AttentionMask attentionMask(Random r, int b, int s, boolean causal, boolean padding, int window, boolean segments) {
         Tensor valid = null;
-        if (mask) {
+        if (padding) {
             valid = Tensor.zeros(b, s);
-            for (int bi = 0; bi < b; bi++) for (int si = 0; si < s; si++) valid.set(bi, si, si == 0 || r.nextBoolean() ? 1f : 0f);
-            valid.set(0, 0, 0f); // with causal masking, query 0 of batch 0 may see no key at all
+            for (int bi = 0; bi < b; bi++) for (int si = 0; si < s; si++) valid.set(bi, si, r.nextInt(3) > 0 ? 1f : 0f);
+            valid.set(0, 0, 0f);
+            if (b > 1) for (int si = 0; si < s; si++) valid.set(b - 1, si, 0f);
         }
+        int[] seg = null;
+        if (segments) {
+            seg = new int[b * s];
+            for (int i = 0; i < seg.length; i++) seg[i] = r.nextInt(3);
+        }
+        return new AttentionMask(valid, causal, window, seg);
+    }
+
+    @ParameterizedTest(name = "B={0} T={1} S={2} Hq={3} Hkv={4} D={5} causal={6} padding={7} window={8} segments={9}")
+    @CsvSource({"1,1,1,1,1,1,false,false,0,false",
+                "2,5,5,4,2,8,true,false,0,false",
+                "2,7,10,4,1,17,true,true,0,false",   // 3 cached keys before the queries
+                "3,6,6,3,3,32,false,true,0,false",   // batch 2 fully padded
+                "1,1,40,4,2,16,true,false,0,false",  // one new token against a 40-key cache
+                "2,1,40,2,1,16,true,true,8,true",    // the same with window, segments and padding
+                "2,13,13,2,1,8,true,false,4,false",  // window < T
+                "2,3,21,2,1,9,true,false,6,false",   // window with a cache offset
+                "2,12,12,4,2,8,true,true,0,true",    // interleaved documents and padding
+                "2,9,9,2,2,8,false,false,0,true"})   // bidirectional documents
+    void attentionMatchesReference(int b, int t, int s, int hq, int hkv, int d, boolean causal, boolean padding,
+                                   int window, boolean segments) {
+        Random r = new Random(b + 3L * t + 7L * s + hq + d + 11L * window);
+        AttentionMask m = attentionMask(r, b, s, causal, padding, window, segments);
+        Tensor q = randn(r, 1f, b, t, hq, d), k = randn(r, 1f, b, s, hkv, d), v = randn(r, 1f, b, s, hkv, d);
         float scale = (float) (1 / Math.sqrt(d));
-        Tensor pe = Tensor.zeros(b, hq, t, s), pa = Tensor.zeros(b, hq, t, s);
-        Tensor oe = Tensor.zeros(b, t, hq, d), oa = Tensor.zeros(b, t, hq, d);
-        REF.attentionForward(q, k, v, valid, causal, scale, pe, oe);
-        cl().attentionForward(q, k, v, valid, causal, scale, pa, oa);
-        assertClose("probs", pe, pa, 1e-6, 1e-5);
+        Tensor oe = Tensor.zeros(b, t, hq, d), le = Tensor.zeros(b, hq, t);
+        Tensor oa = randn(r, 1f, b, t, hq, d), la = randn(r, 1f, b, hq, t); // overwritten
+        REF.attentionForward(q, k, v, m, scale, oe, le);
+        cl().attentionForward(q, k, v, m, scale, oa, la);
         assertClose("out", oe, oa, 2e-5, 1e-5);
+        assertLseClose(le, la);
+        Tensor noLse = randn(r, 1f, b, t, hq, d);
+        cl().attentionForward(q, k, v, m, scale, noLse, null);
+        assertClose("out without lse", oa, noLse, 0, 0);
+
+        // backward from the device's own out and lse (the reference recomputes everything from q and k)
         Tensor dout = randn(r, 1f, b, t, hq, d);
         Tensor dq0 = randn(r, 1f, b, t, hq, d), dk0 = randn(r, 1f, b, s, hkv, d), dv0 = randn(r, 1f, b, s, hkv, d);
         Tensor dqe = dq0.copy(), dqa = dq0.copy(), dke = dk0.copy(), dka = dk0.copy(), dve = dv0.copy(), dva = dv0.copy();
-        REF.attentionBackward(dout, q, k, v, pe, scale, dqe, dke, dve);
-        cl().attentionBackward(dout, q, k, v, pe, scale, dqa, dka, dva);
-        assertClose("dq", dqe, dqa, 2e-5, 1e-4);
-        assertClose("dk", dke, dka, 2e-5, 1e-4);
-        assertClose("dv", dve, dva, 2e-5, 1e-4);
+        REF.attentionBackward(dout, q, k, v, m, scale, oe, le, dqe, dke, dve);
+        cl().attentionBackward(dout, q, k, v, m, scale, oa, la, dqa, dka, dva);
+        assertClose("dq", dqe, dqa, 3e-5, 1e-4);
+        assertClose("dk", dke, dka, 3e-5, 1e-4);
+        assertClose("dv", dve, dva, 3e-5, 1e-4);
+        Tensor dvOnly = dv0.copy();
+        cl().attentionBackward(dout, q, k, v, m, scale, oa, la, null, null, dvOnly);
+        assertClose("dv alone", dva, dvOnly, 0, 0);
+    }
+
+    @Test
+    void attentionRejectsAMaskOrLseThatDoesNotFit() {
+        Tensor q = Tensor.zeros(1, 4, 2, 8), kv = Tensor.zeros(1, 4, 2, 8), out = Tensor.zeros(1, 4, 2, 8);
+        var lse = assertThrows(IllegalArgumentException.class,
+                () -> cl().attentionForward(q, kv, kv, AttentionMask.NONE, 1f, out, Tensor.zeros(1, 4, 2)));
+        assertTrue(lse.getMessage().contains("lse"), lse.getMessage());
+        var seg = assertThrows(IllegalArgumentException.class,
+                () -> cl().attentionForward(q, kv, kv, AttentionMask.NONE.withSegments(new int[3]), 1f, out, null));
+        assertTrue(seg.getMessage().contains("segments"), seg.getMessage());
+        var fewKeys = assertThrows(IllegalArgumentException.class, () -> cl().attentionForward(q, Tensor.zeros(1, 2, 2, 8),
+                Tensor.zeros(1, 2, 2, 8), AttentionMask.NONE, 1f, out, null));
+        assertTrue(fewKeys.getMessage().contains("S >= T"), fewKeys.getMessage());
     }
 
     @Test
