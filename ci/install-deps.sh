@@ -3,6 +3,10 @@
 set -euo pipefail
 need=()
 command -v mvn >/dev/null || need+=(maven)
+# The OpenCL tests run on PoCL (OpenCL on the CPU): the ICD loader, the PoCL driver and clinfo.
+for pkg in ocl-icd-libopencl1 pocl-opencl-icd clinfo; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -19,6 +19,8 @@ module dev.xgblora {
     exports dev.xgblora.model;
     exports dev.xgblora.adapt;
     exports dev.xgblora.train;
+    exports dev.xgblora.device.opencl;
+    exports dev.xgblora.device.cuda;
 
     opens dev.xgblora.cli to info.picocli;
 }

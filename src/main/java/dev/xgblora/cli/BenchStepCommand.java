@@ -86,7 +86,7 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Kernel threads (default: -Dxgblora.threads or all processors).")
     Integer threads;
 
-    @Option(names = "--kernels", defaultValue = "vector", description = "Kernel backend (default ${DEFAULT-VALUE}).")
+    @Option(names = {"--kernels", "--device"}, defaultValue = "vector", description = "Kernel backend: vector, reference, opencl[:N]; --device cpu = vector (default ${DEFAULT-VALUE}).")
     String kernels;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the batch, head and adapters (default ${DEFAULT-VALUE}).")
@@ -104,7 +104,7 @@ public final class BenchStepCommand implements Callable<Integer> {
         if (batch < 1 || seq < 1 || steps < 1 || warmup < 0) throw new IllegalArgumentException("--batch, --seq, --steps must be >= 1 and --warmup >= 0");
         Path dir = model != null ? model : ModelCache.miniLm();
         int nThreads = threads != null ? threads : Backends.threadsProperty();
-        Kernels k = Backends.create(kernels, nThreads);
+        Kernels k = Backends.create(kernels.equals("cpu") ? "vector" : kernels, nThreads);
         try (WeightStore store = WeightStore.open(dir)) {
             BertEncoder encoder = new BertEncoder(bertConfig(ModelConfig.load(dir), dir), store::tensor, k);
             if (seq > encoder.config().maxPositions()) throw new IllegalArgumentException("--seq " + seq + " exceeds the model's " + encoder.config().maxPositions() + " positions");

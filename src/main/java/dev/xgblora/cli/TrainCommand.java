@@ -75,6 +75,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--skip-malformed", description = "Skip and count malformed rows instead of stopping at the first.")
     boolean skipMalformed;
 
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP)
+    String device;
+
     @Option(names = "--method", defaultValue = "xgblora", description = "xgblora (default), lora, full, head (backbone frozen), relora or cola.")
     String method;
     @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps (default: --epochs over the training set; the default job: " + DEFAULT_STEPS + ").")
@@ -158,7 +161,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (resume == null) writeSettings(settings, output.resolve(SETTINGS_FILE));
             job.train().stop(stop);
             String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
-            FineTuneBuilder.Outcome o = TrainRun.execute(job, Backends.defaults(), progress, settings, title, System.out, !noBaseline);
+            FineTuneBuilder.Outcome o = TrainRun.execute(job, Devices.kernels(device), progress, settings, title, System.out, !noBaseline);
             return o.steps() > 0 ? 0 : 1;
         } catch (TrainingStoppedException stopped) {
             return 128 + 15; // SIGTERM's status; the trainer reported where it stopped and what it saved

@@ -52,8 +52,11 @@ public record AttentionMask(Tensor keyValid, boolean causal, int window, int[] s
         return new AttentionMask(keyValid, causal, window, ids);
     }
 
-    /** Checks the mask fits B sequences of T queries against S keys; {@code op} names the call. */
-    void check(String op, int b, int t, int s) {
+    /**
+     * Checks the mask fits B sequences of T queries against S keys; {@code op} names the call.
+     * Public so that device backends outside this package check it the same way.
+     */
+    public void check(String op, int b, int t, int s) {
         if (t > s) throw new IllegalArgumentException(op + ": " + t + " queries but only " + s + " keys (need S >= T)");
         if (keyValid != null && (keyValid.rank() != 2 || keyValid.dim(0) != b || keyValid.dim(1) != s)) {
             throw new IllegalArgumentException(op + ": keyValid " + keyValid.describe() + " must be [" + b + ", " + s + "]");

@@ -8,7 +8,7 @@ import java.util.List;
  * Finds a kernel implementation by name. CPU backends only for now; accelerator backends will be
  * discovered here at run time, and nothing on the CPU path touches their classes.
  *
- * <p>System properties: {@code xgblora.kernels} (reference | vector, default vector) and
+ * <p>System properties: {@code xgblora.kernels} (reference | vector | opencl[:N], default vector) and
  * {@code xgblora.threads} (default: available processors) and {@code xgblora.warmup.ms} (JIT warm-up
  * budget of {@link #defaults()} and {@link #createPrimed}, default {@value KernelWarmup#DEFAULT_BUDGET_MS};
  * 0 turns it off).
@@ -38,9 +38,23 @@ public final class Backends {
                 }
                 yield new VectorKernels(threads);
             }
+            // Accelerators are looked up by name so the CPU path never loads a device class.
+            case String s when s.equals("opencl") || s.startsWith("opencl:") -> deviceBackend("dev.xgblora.device.opencl.OpenClKernels", s);
             default -> throw new IllegalArgumentException("unknown kernel backend '" + name + "' (available: "
-                    + String.join(", ", available()) + ")");
+                    + String.join(", ", available()) + ", opencl[:N])");
         };
+    }
+
+    /** {@code owner.open(spec)}: an accelerator backend, its own exceptions passed through unwrapped. */
+    private static Kernels deviceBackend(String owner, String spec) {
+        try {
+            return (Kernels) Class.forName(owner).getMethod("open", String.class).invoke(null, spec);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException("kernel backend '" + spec + "' failed to start", e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("kernel backend '" + spec + "' is not in this build (" + owner + ")", e);
+        }
     }
 
     /**
@@ -49,6 +63,7 @@ public final class Backends {
      */
     public static Kernels createPrimed(String name, int threads) {
         Kernels k = create(name, threads);
+        if (k.name().equals("opencl")) return k; // JIT warm-up is for CPU kernels; a device's run in its driver
         KernelWarmup.prime(k, warmupMsProperty());
         return k;
     }

@@ -1,5 +1,6 @@
 package dev.xgblora.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -92,6 +93,20 @@ public final class KernelTestSupport {
      * Asserts |actual − expected| <= atol + rtol·|expected| element-wise, reporting the worst
      * element, its index and both values.
      */
+    /** −inf (a query that sees no key) in the same places, the finite values close. */
+    public static void assertLseClose(Tensor expected, Tensor actual) {
+        Tensor e = expected.copy(), a = actual.copy();
+        for (long i = 0; i < e.numel(); i++) {
+            boolean none = e.get(i) == Float.NEGATIVE_INFINITY;
+            assertEquals(none, a.get(i) == Float.NEGATIVE_INFINITY, "lse[" + i + "] " + a.get(i) + " vs " + e.get(i));
+            if (none) {
+                e.set(i, 0f);
+                a.set(i, 0f);
+            }
+        }
+        assertClose("attention lse", e, a, 1e-5, 1e-5);
+    }
+
     public static void assertClose(String what, Tensor expected, Tensor actual, double atol, double rtol) {
         requireSameCount(expected, actual);
         double worst = 0;

@@ -2,6 +2,7 @@ package dev.xgblora.kernels;
 
 import static dev.xgblora.kernels.KernelTestSupport.assertClose;
 import static dev.xgblora.kernels.KernelTestSupport.assertGradient;
+import static dev.xgblora.kernels.KernelTestSupport.assertLseClose;
 import static dev.xgblora.kernels.KernelTestSupport.randn;
 import static dev.xgblora.kernels.KernelTestSupport.weightedSum;
 import static dev.xgblora.kernels.KernelTestSupport.zerosLike;
@@ -89,20 +90,6 @@ class VectorFlashAttentionTest {
         assertClose("attention dq", dqe, dqa, 3e-5, 1e-5);
         assertClose("attention dk", dke, dka, 3e-5, 1e-5);
         assertClose("attention dv", dve, dva, 3e-5, 1e-5);
-    }
-
-    /** −inf (a query that sees no key) in the same places, the finite values close. */
-    static void assertLseClose(Tensor expected, Tensor actual) {
-        Tensor e = expected.copy(), a = actual.copy();
-        for (long i = 0; i < e.numel(); i++) {
-            boolean none = e.get(i) == Float.NEGATIVE_INFINITY;
-            assertEquals(none, a.get(i) == Float.NEGATIVE_INFINITY, "lse[" + i + "] " + a.get(i) + " vs " + e.get(i));
-            if (none) {
-                e.set(i, 0f);
-                a.set(i, 0f);
-            }
-        }
-        assertClose("attention lse", e, a, 1e-5, 1e-5);
     }
 
     @Test
