@@ -2,6 +2,7 @@ package dev.xgblora.cli;
 
 import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.LayerSelection;
+import dev.xgblora.adapt.MergeMode;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.ModelCache;
 import dev.xgblora.kernels.Backends;
@@ -101,6 +102,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--layer-selection", description = "random (xgblora default), cyclic or all.") String layerSelection;
     @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input while training (PEFT's lora_dropout).") float loraDropout;
     @Option(names = "--lora-plus-ratio", defaultValue = "1", description = "LoRA+: learning-rate multiplier of B.") float loraPlus;
+    @Option(names = "--merge", defaultValue = "auto", description = "How boosters join frozen weights: factored (U·V next to the mapped weight), dense (F32 copy) or auto (factored while k·(in+out) < in·out/2).") String merge;
 
     @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls.") String pooling;
     @Option(names = "--seed", defaultValue = "0") long seed;
@@ -159,7 +161,8 @@ public final class TrainCommand implements Callable<Integer> {
         };
         DataOptions data = new DataOptions(Task.parse(task), textColumn, pairColumn, labelColumn, skipMalformed, new LabelMap());
         BoostConfig b = BoostConfig.of(preset).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
-                .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed);
+                .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed)
+                .merge(MergeMode.parse(merge));
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs == null ? 1 : epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
                 .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)

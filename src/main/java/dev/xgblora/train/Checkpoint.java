@@ -18,8 +18,9 @@ import java.util.Map;
 
 /**
  * A resumable snapshot of a run, written as {@code <root>/checkpoint-<step>/} (filled in a temporary
- * directory, then renamed) with {@code state.safetensors} (trainable params, AdamW moments, the
- * F32 copies of weights changed by merges, every merged booster, the open round's adapters) and
+ * directory, then renamed) with {@code state.safetensors} (trainable params, AdamW moments, every
+ * merged booster's factors, the open round's adapters; never a base weight: resume merges the
+ * boosters again onto the base) and
  * {@code state.json} (step, data position, optimizer step counts, round, booster metadata, loss
  * history). {@code <root>/latest} names the newest; older ones beyond two are deleted.
  * Random choices derive from (seed, round) and data order from (seed, epoch), so no generator
@@ -29,6 +30,8 @@ public final class Checkpoint {
     static final String STATE = "state.safetensors";
     static final String META = "state.json";
     static final String LATEST = "latest";
+    /** state.json key: merged weights are rebuilt by merging the boosters again (older checkpoints stored them). */
+    static final String REPLAY = "merge_replay";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Checkpoint() {
@@ -45,9 +48,6 @@ public final class Checkpoint {
                 tensors.put("param/" + s.param().name(), s.param().value());
                 tensors.put("m/" + s.param().name(), s.m());
                 tensors.put("v/" + s.param().name(), s.v());
-            }
-            for (Param p : t.scheduler.touchedWeights()) {
-                if (!tensors.containsKey("param/" + p.name())) tensors.put("touched/" + p.name(), p.value());
             }
             List<Map<String, Object>> boosters = new ArrayList<>();
             List<Booster> merged = t.scheduler.boosters();
@@ -87,6 +87,7 @@ public final class Checkpoint {
             meta.put("round_loss_sum", t.roundLossSum);
             meta.put("round_loss_count", t.roundLossCount);
             meta.put("cumulative_params", t.scheduler.cumulativeParams());
+            meta.put(REPLAY, true);
             meta.put("boosters", boosters);
             meta.put("losses", t.losses);
             Files.writeString(tmp.resolve(META), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
@@ -127,9 +128,12 @@ public final class Checkpoint {
             t.otherOpt.setStepCount(((Number) meta.get("other_opt_step")).longValue());
             List<Booster> merged = boosters(meta, st);
             long cumulative = ((Number) meta.get("cumulative_params")).longValue();
-            t.scheduler.restore(merged, cumulative);
-            for (Param p : t.scheduler.touchedWeights()) {
-                if (st.has("touched/" + p.name())) p.ensureWritableF32().copyFrom(st.tensor("touched/" + p.name()));
+            boolean replay = replays(meta);
+            t.scheduler.restore(merged, cumulative, replay);
+            if (!replay) {
+                for (Param p : t.scheduler.touchedWeights()) {
+                    if (st.has("touched/" + p.name())) p.ensureWritableF32().copyFrom(st.tensor("touched/" + p.name()));
+                }
             }
             if (Boolean.TRUE.equals(meta.get("round_open"))) {
                 t.beginRound(((Number) meta.get("round")).intValue());
@@ -175,6 +179,11 @@ public final class Checkpoint {
                     + meta.get("total_steps") + " steps, seed " + meta.get("seed") + "), not " + plan + ", " + totalSteps
                     + " steps, seed " + seed);
         }
+    }
+
+    /** Whether the checkpoint's merged weights come from merging its boosters again (else: stored "touched/" tensors). */
+    static boolean replays(Map<String, Object> meta) {
+        return Boolean.TRUE.equals(meta.get(REPLAY));
     }
 
     static int totalSteps(Map<String, Object> meta) {

@@ -13,8 +13,8 @@ import java.util.Map;
 
 /**
  * Exports a checkpoint of a run without training further and without its data: builds the base
- * model with the run's settings and labels, puts back the checkpoint's trained params and merged
- * weights, merges a round still open at that step (its adapters as they were), and writes the
+ * model with the run's settings and labels, puts back the checkpoint's trained params, merges its
+ * boosters again (or, for older checkpoints, puts back the merged weights they stored), merges a round still open at that step (its adapters as they were), and writes the
  * merged model and/or the PEFT adapter of the boosters so far.
  */
 public final class CheckpointExport {
@@ -46,7 +46,7 @@ public final class CheckpointExport {
             BoostingScheduler s = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
             Checkpoint.checkSameRun(dir, meta, s.plan().describe(), totalSteps, cfg.seed);
             restoreWeights(model, st);
-            s.restore(Checkpoint.boosters(meta, st), ((Number) meta.get("cumulative_params")).longValue());
+            s.restore(Checkpoint.boosters(meta, st), ((Number) meta.get("cumulative_params")).longValue(), Checkpoint.replays(meta));
             if (Boolean.TRUE.equals(meta.get("round_open"))) {
                 s.begin(((Number) meta.get("round")).intValue());
                 for (Param p : s.roundParams()) p.value().copyFrom(Checkpoint.need(st, "round/" + p.name()));
