@@ -104,6 +104,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lora-plus-ratio", defaultValue = "1", description = "LoRA+: learning-rate multiplier of B.") float loraPlus;
     @Option(names = "--merge", defaultValue = "auto", description = "How boosters join frozen weights: factored (U·V next to the mapped weight), dense (F32 copy) or auto (factored while k·(in+out) < in·out/2).") String merge;
 
+    @Option(names = "--recompute", description = "Decoders: keep only each layer's input and recompute the layer in backward (activations of one layer instead of all).") boolean recompute;
     @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls.") String pooling;
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Option(names = "--bucket", description = "Length bucketing (less padding).") boolean bucket;
@@ -168,7 +169,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
-                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)));
+                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute);
         return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume, !noExport, !noExport);
     }
 

@@ -32,6 +32,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
     private final Linear lmHead;
     private final AutoCloseable resource;
     private boolean inputGradWanted;
+    private boolean recompute;
 
     private BatchBuffers train;
     private BatchBuffers infer;
@@ -156,6 +157,24 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         return out;
     }
 
+    /**
+     * Activation recompute: training forward keeps only each layer's input, and backward runs the
+     * layer's forward again (into one shared scratch) just before its backward. Same numbers, one
+     * layer's activations in memory instead of all of them.
+     */
+    public void setRecompute(boolean on) {
+        recompute = on;
+    }
+
+    public boolean recompute() {
+        return recompute;
+    }
+
+    /** Bytes of activations the training buffers hold now (layer inputs, per-layer sets, scratch). */
+    public long activationBytesHeld() {
+        return train == null ? 0 : train.activationBytes();
+    }
+
     /** Whether {@link #backward} also computes the gradient of the input embeddings. */
     public void setInputGradWanted(boolean wanted) {
         inputGradWanted = wanted;
@@ -277,7 +296,15 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
                 keptFrom < nl ? buf.dres : null, finalNorm.grad());
         boolean embeddingGrad = inputGradWanted || embed.trainable();
         for (int l = nl - 1; l >= keptFrom; l--) {
-            layers.get(l).backward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), buf.acts(l),
+            LayerActivations a;
+            if (!recompute) {
+                a = buf.acts(l);
+            } else {
+                a = buf.scratch();
+                layers.get(l).forward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), batch.keyValid(), a,
+                        buf.recomputed());
+            }
+            layers.get(l).backward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), a,
                     buf.grads, buf.dres, l > keptFrom || embeddingGrad);
         }
         if (keptFrom == 0 && embed.trainable()) kernels.embeddingBackward(batch.flatIds(), buf.dres, embed.grad());
@@ -298,8 +325,9 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         kernels.embeddingForward(batch.flatIds(), embed.value(), x);
         for (int l = 0; l < layers.size(); l++) {
             boolean keep = l >= keepFrom;
+            LayerActivations a = keep && !(recompute && buf == train) ? buf.acts(l) : buf.scratch();
             layers.get(l).forward(kernels, keep ? buf.resid(l) : x, batch.b(), batch.t(), batch.positions(),
-                    batch.keyValid(), keep ? buf.acts(l) : buf.scratch(), keep ? buf.resid(l + 1) : x);
+                    batch.keyValid(), a, keep ? buf.resid(l + 1) : x);
         }
         kernels.rmsNormForward(buf.resid(layers.size()), finalNorm.value(), dims.normEps(), buf.hidden, buf.rstdFinal);
         return buf.hidden;
@@ -377,7 +405,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         LayerActivations scratch;
         LayerGradients grads;
         final Tensor hidden, rstdFinal;
-        Tensor logits, dhidden, dres, inputGrad;
+        Tensor logits, dhidden, dres, inputGrad, recomputed;
 
         BatchBuffers(DecoderDims dims, int numLayers, int b, int t) {
             this.b = b;
@@ -417,6 +445,22 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         LayerActivations scratch() {
             if (scratch == null) scratch = new LayerActivations(dims, b, t);
             return scratch;
+        }
+
+        /** Where a recomputed layer writes its output (equal to the next kept input; not needed again). */
+        Tensor recomputed() {
+            if (recomputed == null) recomputed = Tensor.zeros((long) b * t, dims.hidden());
+            return recomputed;
+        }
+
+        long activationBytes() {
+            long perLayer = MemoryEstimate.layerActivationBytes(dims, b, t);
+            long n = 0;
+            for (Tensor r : resid) if (r != null) n += r.numel() * 4;
+            for (LayerActivations a : acts) if (a != null) n += perLayer;
+            if (scratch != null) n += perLayer;
+            if (recomputed != null) n += recomputed.numel() * 4;
+            return n;
         }
 
         private void ensureGradients() {

@@ -43,6 +43,8 @@ public final class TrainConfig {
     /** JSONL run log (null = none). */
     public Path logFile;
     public EncoderClassifier.PoolingMode pooling = EncoderClassifier.PoolingMode.MEAN;
+    /** Decoders: keep only each layer's input and recompute the layer in backward (less memory, one more forward). */
+    public boolean recompute;
 
     public TrainConfig steps(int v) { steps = v; return this; }
     public TrainConfig epochs(double v) { epochs = v; return this; }
@@ -68,6 +70,7 @@ public final class TrainConfig {
     public TrainConfig checkpointDir(Path v) { checkpointDir = v; return this; }
     public TrainConfig logFile(Path v) { logFile = v; return this; }
     public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
+    public TrainConfig recompute(boolean v) { recompute = v; return this; }
 
     public double effectiveHeadLr() {
         return Double.isNaN(headLr) ? lr : headLr;
