@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 PredictCommand.class,
                 ExportCommand.class,
+                MakeModelCommand.class,
         })
 public final class Main implements Runnable {
 
