@@ -75,6 +75,16 @@ class RecomputeAndEstimateTest {
     }
 
     @Test
+    void aKvCachePastHeapTensorLimitsIsRefusedClearly() {
+        try (LlamaDecoder m = LlamaDecoder.open(model(), new ReferenceKernels())) {
+            // heads · capacity² = 4 · 2^40 elements: an int product would wrap silently
+            var e = assertThrows(IllegalArgumentException.class, () -> m.newSession(1 << 20));
+            assertTrue(e.getMessage().contains("KV cache of 1048576 tokens"), e.getMessage());
+            assertEquals(0, m.newSession(64).length());
+        }
+    }
+
+    @Test
     void layerActivationEstimateIsWhatTheBuffersHold() {
         DecoderDims d = new DecoderDims(24, 4, 2, 6, 40, 50, 1e-5f, new float[3]);
         LayerActivations a = new LayerActivations(d, 3, 5);
