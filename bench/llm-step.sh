@@ -2,7 +2,8 @@
 # Peak memory (and indicative tokens/s) of a few training steps on random-weight decoders at real
 # shapes, written by `xgblora make-model`. Prints one table row per case:
 #   shape | method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s
-# Usage: bench/llm-step.sh [--with-8b] [--steps N] [--models DIR]
+# Usage: bench/llm-step.sh [--with-8b] [--steps N] [--models DIR] [--quick]
+#   --quick: every case on the tiny shape at 2 x 64 (checks the script itself in a minute)
 #   models are made once under DIR (default /tmp/xgblora-models: 2.5 GB + 1 GB, + 16 GB with --with-8b)
 # Memory figures are valid on a shared machine; tokens/s only on an idle one.
 # TODO: the PyTorch peer column (bench/torch_steps.py extended to Llama/Qwen2 with HF semantics).
@@ -11,11 +12,13 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 models=/tmp/xgblora-models
 steps=3
 with8b=0
+quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-8b) with8b=1 ;;
     --steps) steps="$2"; shift ;;
     --models) models="$2"; shift ;;
+    --quick) quick=1 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -33,6 +36,7 @@ model() { # shape -> directory, made once
 # case: shape method batch length heap extra-options...
 run_case() {
   local shape=$1 method=$2 batch=$3 len=$4 heap=$5; shift 5
+  if [ "$quick" = 1 ]; then shape=tiny; batch=2; len=64; heap=512m; fi
   local dir out log
   dir=$(model "$shape")
   out=$(mktemp -d)
