@@ -38,6 +38,8 @@ public final class BoostConfig {
     public long seed;
     /** Jagged re-warmup steps after each restart; -1 = preset default (relora: a tenth of a round). */
     public int rewarmSteps = -1;
+    /** How finished boosters join the frozen weights (factored next to a mapped weight, or dense). */
+    public MergeMode merge = MergeMode.AUTO;
 
     public static BoostConfig of(Preset p) {
         BoostConfig c = new BoostConfig();
@@ -59,6 +61,7 @@ public final class BoostConfig {
     public BoostConfig dropout(float v) { dropout = v; return this; }
     public BoostConfig seed(long v) { seed = v; return this; }
     public BoostConfig rewarmSteps(int v) { rewarmSteps = v; return this; }
+    public BoostConfig merge(MergeMode v) { merge = v; return this; }
 
     /** Takes the run's seed when none of its own was set (every random choice derives from it). */
     public BoostConfig seedIfUnset(long runSeed) {

@@ -13,8 +13,9 @@ import java.util.regex.Pattern;
 
 /**
  * Runs the rounds of one {@link BoostPlan}: {@link #begin} attaches fresh adapters to the target
- * modules of the round's layers; {@link #end} merges W += η·s·B·A into each target (float32),
- * detaches, and records the boosters. The caller (the trainer) gives the round's params a fresh
+ * modules of the round's layers; {@link #end} merges W += η·s·B·A into each target (factored next
+ * to the frozen weight, or dense in float32, see {@link MergeMode}), detaches, and records the
+ * boosters. The caller (the trainer) gives the round's params a fresh
  * optimizer. Every random choice derives from (seed, round), so a resumed run repeats them.
  */
 public final class BoostingScheduler {
@@ -28,6 +29,8 @@ public final class BoostingScheduler {
     private final int numLayers;
     private final List<Booster> boosters = new ArrayList<>();
     private final Set<Param> touched = new LinkedHashSet<>();
+    // per module: the boosters held as factors (not folded into the weight), in merge order
+    private final java.util.Map<Linear, List<Booster>> factored = new java.util.LinkedHashMap<>();
     private final List<Linear> current = new ArrayList<>();
     private int round = -1;
     private int[] layers;
@@ -137,15 +140,42 @@ public final class BoostingScheduler {
         for (Linear lin : current) {
             LoraAdapter a = lin.detach();
             float[] av = a.a().value().toFloatArray(), bv = a.b().value().toFloatArray();
-            Merge.into(lin.weight(), av, bv, a.rank(), factor);
-            touched.add(lin.weight());
             double norm = Merge.frobenius(av, bv, a.rank(), lin.in(), lin.out(), factor);
             total2 += norm * norm;
-            made.add(new Booster(round, lin.name(), lin.layer(), a.rank(), lin.in(), lin.out(), factor, av, bv, norm));
+            Booster b = new Booster(round, lin.name(), lin.layer(), a.rank(), lin.in(), lin.out(), factor, av, bv, norm);
+            merge(lin, b);
+            made.add(b);
         }
         current.clear();
         boosters.addAll(made);
         return new RoundSummary(round, layers.clone(), made, Math.sqrt(total2), params);
+    }
+
+    /**
+     * Joins one booster to its module per {@link BoostConfig#merge}: appended to the module's
+     * factors, or added into the F32 weight; AUTO folds the factors once they cost at least half
+     * of a dense copy (folding adds each booster in merge order, exactly as DENSE would have).
+     */
+    private void merge(Linear lin, Booster b) {
+        touched.add(lin.weight());
+        List<Booster> mine = factored.get(lin);
+        boolean dense = cfg.merge == MergeMode.DENSE
+                || (cfg.merge == MergeMode.AUTO && mine == null && lin.weight().value().heapArray() != null);
+        if (dense) {
+            Merge.into(lin.weight(), b.a(), b.b(), b.rank(), b.factor());
+            return;
+        }
+        if (mine == null) factored.put(lin, mine = new ArrayList<>());
+        mine.add(b);
+        int k = 0;
+        for (Booster x : mine) k += x.rank();
+        if (cfg.merge == MergeMode.AUTO && MergeMode.factorsTooLarge(k, lin.in(), lin.out())) {
+            for (Booster x : mine) Merge.into(lin.weight(), x.a(), x.b(), x.rank(), x.factor());
+            factored.remove(lin);
+            lin.setMergedFactors(null);
+        } else {
+            Merge.setFactors(lin, mine);
+        }
     }
 
     /** Every merged booster so far, in merge order. */
@@ -153,22 +183,29 @@ public final class BoostingScheduler {
         return Collections.unmodifiableList(boosters);
     }
 
-    /** Weights changed by merges (F32 working copies now), for checkpoints and exports. */
+    /** Weights changed by merges (factored or dense), in first-merge order. */
     public Set<Param> touchedWeights() {
         return Collections.unmodifiableSet(touched);
     }
 
     /**
-     * Restores state after a resume: boosters merged before the checkpoint (their weights are
-     * restored separately), the cumulative count, and the weights they touched.
+     * Restores state after a resume onto the untouched base model: the boosters merged before the
+     * checkpoint are merged again in their order (the same operations as the uninterrupted run, so
+     * the same weights and factors), and the cumulative count is set. With {@code replay} false the
+     * caller has restored the merged weights itself (checkpoints that stored them).
      */
-    public void restore(List<Booster> merged, long cumulative) {
-        boosters.clear();
-        boosters.addAll(merged);
-        touched.clear();
+    public void restore(List<Booster> merged, long cumulative, boolean replay) {
+        if (!boosters.isEmpty() || !factored.isEmpty()) throw new IllegalStateException("restore needs a scheduler that merged nothing yet");
+        java.util.Map<String, Linear> byName = new java.util.HashMap<>();
+        for (Linear lin : linears) byName.put(lin.name(), lin);
         for (Booster b : merged) {
-            for (Linear lin : linears) if (lin.name().equals(b.module())) touched.add(lin.weight());
+            Linear lin = byName.get(b.module());
+            if (lin == null) throw new IllegalArgumentException("checkpoint booster of round " + b.round() + " targets '" + b.module()
+                    + "', which the model lacks");
+            if (replay) merge(lin, b);
+            else touched.add(lin.weight());
         }
+        boosters.addAll(merged);
         cumulativeParams = cumulative;
     }
 

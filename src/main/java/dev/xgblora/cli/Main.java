@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 PredictCommand.class,
                 ExportCommand.class,
                 CompareCommand.class,
+                MakeModelCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -2,6 +2,7 @@ package dev.xgblora.cli;
 
 import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.LayerSelection;
+import dev.xgblora.adapt.MergeMode;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.ModelCache;
 import dev.xgblora.io.OutputLock;
@@ -107,7 +108,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--layer-selection", description = "random (xgblora default), cyclic or all.") String layerSelection;
     @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input while training (PEFT's lora_dropout).") float loraDropout;
     @Option(names = "--lora-plus-ratio", defaultValue = "1", description = "LoRA+: learning-rate multiplier of B.") float loraPlus;
+    @Option(names = "--merge", defaultValue = "auto", description = "How boosters join frozen weights: factored (U·V next to the mapped weight), dense (F32 copy) or auto (factored while k·(in+out) < in·out/2).") String merge;
 
+    @Option(names = "--recompute", description = "Decoders: keep only each layer's input and recompute the layer in backward (activations of one layer instead of all).") boolean recompute;
     @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls.") String pooling;
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Option(names = "--bucket", description = "Length bucketing (less padding).") boolean bucket;
@@ -182,13 +185,14 @@ public final class TrainCommand implements Callable<Integer> {
         };
         DataOptions data = new DataOptions(Task.parse(task), textColumn, pairColumn, labelColumn, skipMalformed, new LabelMap());
         BoostConfig b = BoostConfig.of(preset).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
-                .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed);
+                .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed)
+                .merge(MergeMode.parse(merge));
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs == null ? 1 : epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
                 .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
-                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)));
+                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute);
         return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume != null, !noExport, !noExport);
     }
 

@@ -14,7 +14,7 @@ record Batch(int b, int t, int[] flatIds, int[] positions, Tensor keyValid, int[
         if (mask.length != b) throw new IllegalArgumentException("attention mask has " + mask.length + " rows, ids have " + b);
         int[] flat = new int[b * t];
         int[] pos = new int[b * t];
-        float[] valid = new float[b * t];
+        float[] valid = new float[Math.multiplyExact(b, t)];
         for (int r = 0; r < b; r++) {
             if (ids[r].length != t || mask[r].length != t) {
                 throw new IllegalArgumentException("row " + r + " has " + ids[r].length + " ids and " + mask[r].length

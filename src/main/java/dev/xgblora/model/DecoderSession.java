@@ -28,6 +28,13 @@ public final class DecoderSession {
         this.capacity = capacity;
         DecoderDims d = model.dims();
         int nl = model.numLayers();
+        long perLayer = Math.multiplyExact((long) capacity, d.kvDim());
+        long probs = Math.multiplyExact((long) d.heads() * capacity, (long) capacity);
+        if (perLayer > Tensor.MAX_HEAP_ELEMENTS || probs > Tensor.MAX_HEAP_ELEMENTS) {
+            throw new IllegalArgumentException("a KV cache of " + capacity + " tokens needs " + perLayer + " elements per layer and "
+                    + probs + " for attention probabilities, more than a heap tensor holds (" + Tensor.MAX_HEAP_ELEMENTS
+                    + "); use a shorter prompt + generation length");
+        }
         kCache = new Tensor[nl];
         vCache = new Tensor[nl];
         for (int l = 0; l < nl; l++) {

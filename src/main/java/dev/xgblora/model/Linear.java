@@ -6,6 +6,8 @@ import dev.xgblora.tensor.Tensor;
 /**
  * y = x·Wᵀ + b with an optional adapter slot. Knows its layer index and module name
  * (e.g. "query", "q_proj") so that adapters can be targeted by layer and by name pattern.
+ * Boosters merged in factored form sit in a second, frozen slot: y += x·Vᵀ·Uᵀ next to the
+ * (still mapped) weight, and backward sends dx through them too.
  */
 public final class Linear {
     private final String name;
@@ -14,6 +16,7 @@ public final class Linear {
     private final Param weight;
     private final Param bias;
     private LoraAdapter adapter;
+    private LoraAdapter merged;
 
     /**
      * @param name   the weight's name without ".weight", e.g. "encoder.layer.0.attention.self.query"
@@ -76,6 +79,21 @@ public final class Linear {
         return a;
     }
 
+    /** Merged boosters kept factored (A = V [k, in], B = U [out, k], scale 1, frozen), or null. */
+    public LoraAdapter mergedFactors() {
+        return merged;
+    }
+
+    /** Replaces the factored merged boosters (null: none, e.g. after folding them into the weight). */
+    public void setMergedFactors(LoraAdapter factors) {
+        if (factors != null) {
+            if (factors.a().trainable() || factors.b().trainable()) throw new IllegalArgumentException("merged factors are frozen: " + name);
+            factors.a().value().requireShape(factors.rank(), in());
+            factors.b().value().requireShape(out(), factors.rank());
+        }
+        merged = factors;
+    }
+
     /** Whether backward has anything to compute for this layer's own parameters. */
     public boolean hasTrainables() {
         return weight.trainable() || (bias != null && bias.trainable()) || adapter != null;
@@ -84,6 +102,7 @@ public final class Linear {
     /** y[M,out] = x[M,in]·Wᵀ + b, plus the adapter path. */
     public void forward(Kernels k, Tensor x, Tensor y) {
         k.linearForward(x, weight.value(), bias == null ? null : bias.value(), y);
+        if (merged != null) k.loraForward(x, merged.a().value(), merged.b().value(), merged.scale(), merged.hFor(x.rows()), y);
         if (adapter != null) {
             Tensor xa = adapter.dropoutActive() ? adapter.dropIn(k, x) : x;
             k.loraForward(xa, adapter.a().value(), adapter.b().value(), adapter.scale(), adapter.hFor(x.rows()), y);
@@ -96,6 +115,10 @@ public final class Linear {
      */
     public void backward(Kernels k, Tensor dy, Tensor x, Tensor dx) {
         if (dx != null) k.linearBackwardInput(dy, weight.value(), dx);
+        if (dx != null && merged != null) {
+            k.loraBackward(dy, x, merged.a().value(), merged.b().value(), merged.scale(), merged.hFor(x.rows()),
+                    merged.dhFor(x.rows()), null, null, dx);
+        }
         if (weight.trainable()) k.linearBackwardWeight(dy, x, weight.grad());
         if (bias != null && bias.trainable()) k.linearBackwardBias(dy, bias.grad());
         if (adapter != null) {
@@ -115,6 +138,7 @@ public final class Linear {
 
     @Override
     public String toString() {
-        return "Linear(" + name + ", " + out() + "x" + in() + (adapter == null ? "" : ", adapter r=" + adapter.rank()) + ")";
+        return "Linear(" + name + ", " + out() + "x" + in() + (merged == null ? "" : ", merged k=" + merged.rank())
+                + (adapter == null ? "" : ", adapter r=" + adapter.rank()) + ")";
     }
 }

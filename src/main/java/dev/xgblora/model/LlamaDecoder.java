@@ -33,6 +33,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
     private final Linear lmHead;
     private final AutoCloseable resource;
     private boolean inputGradWanted;
+    private boolean recompute;
 
     private BatchBuffers train;
     private BatchBuffers infer;
@@ -40,6 +41,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
     private int keptFrom = -1;
     private int[] targets;
     private int counted;
+    private ChunkedLmLoss lmLoss = new ChunkedLmLoss(ChunkedLmLoss.DEFAULT_ROWS, ChunkedLmLoss.DEFAULT_VOCAB);
 
     /**
      * Builds the model from a config and a name → tensor source (null for a missing name).
@@ -156,6 +158,24 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         return out;
     }
 
+    /**
+     * Activation recompute: training forward keeps only each layer's input, and backward runs the
+     * layer's forward again (into one shared scratch) just before its backward. Same numbers, one
+     * layer's activations in memory instead of all of them.
+     */
+    public void setRecompute(boolean on) {
+        recompute = on;
+    }
+
+    public boolean recompute() {
+        return recompute;
+    }
+
+    /** Bytes of activations the training buffers hold now (layer inputs, per-layer sets, scratch). */
+    public long activationBytesHeld() {
+        return train == null ? 0 : train.activationBytes();
+    }
+
     /** Whether {@link #backward} also computes the gradient of the input embeddings. */
     public void setInputGradWanted(boolean wanted) {
         inputGradWanted = wanted;
@@ -191,23 +211,41 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         return runForward(batch, train, keptFrom);
     }
 
-    /** Forward (keeping activations) to logits [B·T, V] (a reused buffer). */
+    /** Forward (keeping activations) to logits [B·T, V] (a buffer of that size: training uses {@link #loss}, which never makes one). */
     public Tensor logits(int[][] ids, int[][] mask) {
         Tensor hidden = forwardHidden(ids, mask);
-        lmHead.forward(kernels, hidden, train.logits);
-        return train.logits;
+        lmHead.forward(kernels, hidden, train.logits());
+        return train.logits();
     }
 
     /**
      * Mean causal-LM loss: position t predicts labels[t+1]; padding and label -100 do not count.
-     * labels may be null (then the ids are the labels). Keeps what {@link #backward} needs.
+     * labels may be null (then the ids are the labels). Keeps what {@link #backward} needs. The
+     * logits are never materialised: the LM head and the loss run in token × vocabulary tiles.
      */
     public double loss(int[][] ids, int[][] mask, int[][] labels) {
-        Tensor logits = logits(ids, mask);
+        requirePlainLmHead();
+        Tensor hidden = forwardHidden(ids, mask);
         targets = lastBatch.shiftedTargets(labels == null ? ids : labels);
         counted = 0;
         for (int t : targets) if (t != IGNORE_INDEX) counted++;
-        return kernels.crossEntropyForward(logits, targets, IGNORE_INDEX, null);
+        return lmLoss.forward(kernels, hidden, lmHead.weight().value(), targets, IGNORE_INDEX);
+    }
+
+    /** Tile of the chunked LM loss (tokens × vocabulary entries); tests use small ones. */
+    void setLmLossChunks(int rows, int vocab) {
+        lmLoss = new ChunkedLmLoss(rows, vocab);
+    }
+
+    /** The training [B·T, V] logits buffer if something asked for full logits, else null. */
+    Tensor fullLogitsBuffer() {
+        return train == null ? null : train.logits;
+    }
+
+    private void requirePlainLmHead() {
+        if (lmHead.adapter() != null || lmHead.mergedFactors() != null || lmHead.bias() != null) {
+            throw new IllegalStateException("the chunked LM loss needs a plain lm_head (no bias, adapter or merged factors)");
+        }
     }
 
     /** Backward of the last {@link #loss}: gradients of the mean loss accumulate into every trainable param. */
@@ -228,11 +266,11 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
             if (inputGradWanted) buf.inputGrad.zero();
             return;
         }
-        buf.dlogits.zero();
-        kernels.crossEntropyBackward(buf.logits, targets, IGNORE_INDEX, lossScale / counted, buf.dlogits);
         boolean below = finalNorm.trainable() || keptFrom < nl;
         if (below) buf.dhidden.zero();
-        lmHead.backward(kernels, buf.dlogits, buf.hidden, below ? buf.dhidden : null);
+        Param head = lmHead.weight();
+        lmLoss.backward(kernels, buf.hidden, head.value(), targets, IGNORE_INDEX, lossScale / counted,
+                below ? buf.dhidden : null, head.trainable() ? head.grad() : null);
         if (below) backwardBelowHead(buf.dhidden);
     }
 
@@ -259,7 +297,15 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
                 keptFrom < nl ? buf.dres : null, finalNorm.grad());
         boolean embeddingGrad = inputGradWanted || embed.trainable();
         for (int l = nl - 1; l >= keptFrom; l--) {
-            layers.get(l).backward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), buf.acts(l),
+            LayerActivations a;
+            if (!recompute) {
+                a = buf.acts(l);
+            } else {
+                a = buf.scratch();
+                layers.get(l).forward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), AttentionMask.causal(batch.keyValid()), a,
+                        buf.recomputed());
+            }
+            layers.get(l).backward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), a,
                     buf.grads, buf.dres, l > keptFrom || embeddingGrad);
         }
         if (keptFrom == 0 && embed.trainable()) kernels.embeddingBackward(batch.flatIds(), buf.dres, embed.grad());
@@ -281,8 +327,9 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         AttentionMask mask = AttentionMask.causal(batch.keyValid());
         for (int l = 0; l < layers.size(); l++) {
             boolean keep = l >= keepFrom;
+            LayerActivations a = keep && !(recompute && buf == train) ? buf.acts(l) : buf.scratch();
             layers.get(l).forward(kernels, keep ? buf.resid(l) : x, batch.b(), batch.t(), batch.positions(),
-                    mask, keep ? buf.acts(l) : buf.scratch(), keep ? buf.resid(l + 1) : x);
+                    mask, a, keep ? buf.resid(l + 1) : x);
         }
         kernels.rmsNormForward(buf.resid(layers.size()), finalNorm.value(), dims.normEps(), buf.hidden, buf.rstdFinal);
         return buf.hidden;
@@ -300,8 +347,8 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         Batch batch = Batch.of(ids, mask, dims.vocab());
         infer = buffersFor(infer, batch);
         Tensor hidden = runForward(batch, infer, layers.size());
-        lmHead.forward(kernels, hidden, infer.logits);
-        return infer.logits;
+        lmHead.forward(kernels, hidden, infer.logits());
+        return infer.logits();
     }
 
     /** Total log-probability of tokens 2..n of {@code ids} given their prefixes (natural log). */
@@ -309,9 +356,11 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         if (ids.length < 2) return 0.0;
         int[][] one = {ids};
         int[][] mask = {filledOnes(ids.length)};
-        Tensor logits = inferLogits(one, mask);
-        int[] tg = Batch.of(one, mask, dims.vocab()).shiftedTargets(one);
-        double mean = kernels.crossEntropyForward(logits, tg, IGNORE_INDEX, null);
+        requirePlainLmHead();
+        Batch batch = Batch.of(one, mask, dims.vocab());
+        infer = buffersFor(infer, batch);
+        Tensor hidden = runForward(batch, infer, layers.size());
+        double mean = lmLoss.forward(kernels, hidden, lmHead.weight().value(), batch.shiftedTargets(one), IGNORE_INDEX);
         return -mean * (ids.length - 1);
     }
 
@@ -357,8 +406,8 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
         final LayerActivations[] acts;
         LayerActivations scratch;
         LayerGradients grads;
-        final Tensor hidden, rstdFinal, logits;
-        Tensor dlogits, dhidden, dres, inputGrad;
+        final Tensor hidden, rstdFinal;
+        Tensor logits, dhidden, dres, inputGrad, recomputed;
 
         BatchBuffers(DecoderDims dims, int numLayers, int b, int t) {
             this.b = b;
@@ -369,7 +418,12 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
             acts = new LayerActivations[numLayers];
             hidden = Tensor.zeros(m, dims.hidden());
             rstdFinal = Tensor.zeros(m);
-            logits = Tensor.zeros(m, dims.vocab());
+        }
+
+        /** Full [B·T, V] logits, only for callers that ask for them (training never does). */
+        Tensor logits() {
+            if (logits == null) logits = Tensor.zeros((long) b * t, dims.vocab());
+            return logits;
         }
 
         Tensor resid(int l) {
@@ -395,11 +449,26 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
             return scratch;
         }
 
+        /** Where a recomputed layer writes its output (equal to the next kept input; not needed again). */
+        Tensor recomputed() {
+            if (recomputed == null) recomputed = Tensor.zeros((long) b * t, dims.hidden());
+            return recomputed;
+        }
+
+        long activationBytes() {
+            long perLayer = MemoryEstimate.layerActivationBytes(dims, b, t);
+            long n = 0;
+            for (Tensor r : resid) if (r != null) n += r.numel() * 4;
+            for (LayerActivations a : acts) if (a != null) n += perLayer;
+            if (scratch != null) n += perLayer;
+            if (recomputed != null) n += recomputed.numel() * 4;
+            return n;
+        }
+
         private void ensureGradients() {
             if (grads != null) return;
             long m = (long) b * t;
             grads = new LayerGradients(dims, m);
-            dlogits = Tensor.zeros(m, dims.vocab());
             dhidden = Tensor.zeros(m, dims.hidden());
             dres = Tensor.zeros(m, dims.hidden());
             inputGrad = Tensor.zeros(m, dims.hidden());

@@ -33,7 +33,7 @@ public final class LoraAdapter {
     public static LoraAdapter create(Linear target, int rank, float scale, Random rng) {
         int in = target.in(), out = target.out();
         float bound = (float) (1.0 / Math.sqrt(in));
-        float[] av = new float[rank * in];
+        float[] av = new float[Math.multiplyExact(rank, in)];
         for (int i = 0; i < av.length; i++) av[i] = (rng.nextFloat() * 2f - 1f) * bound;
         Param pa = new Param(target.name() + ".lora_A.weight", Tensor.fromArray(av, rank, in), true);
         Param pb = new Param(target.name() + ".lora_B.weight", Tensor.zeros(out, rank), true);

@@ -38,24 +38,33 @@ public final class Tensor {
 
     /** Wraps a segment holding a contiguous row-major array. */
     public static Tensor of(MemorySegment data, DType dtype, long... shape) {
-        long n = count(shape);
-        if (data.byteSize() < n * dtype.bytes()) {
+        long bytes = Math.multiplyExact(count(shape), (long) dtype.bytes());
+        if (data.byteSize() < bytes) {
             throw new IllegalArgumentException("segment of " + data.byteSize() + " bytes is too small for "
-                    + dtype + Arrays.toString(shape) + " (" + n * dtype.bytes() + " bytes)");
+                    + dtype + Arrays.toString(shape) + " (" + bytes + " bytes)");
         }
         return new Tensor(data, dtype, shape.clone(), contiguousStrides(shape), 0, null);
     }
 
-    /** A zeroed F32 tensor backed by a Java float array (activations, gradients, optimizer state). */
+    /** The most elements a heap tensor (one Java float array) holds. */
+    public static final long MAX_HEAP_ELEMENTS = Integer.MAX_VALUE - 8;
+
+    /**
+     * A zeroed F32 tensor backed by a Java float array (activations, gradients, optimizer state);
+     * at most {@link #MAX_HEAP_ELEMENTS} elements (a clear error beyond, never a wrapped size).
+     */
     public static Tensor zeros(long... shape) {
         long n = count(shape);
-        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("too large for a heap tensor: " + n);
+        if (n > MAX_HEAP_ELEMENTS) {
+            throw new IllegalArgumentException("F32" + Arrays.toString(shape) + " has " + n + " elements, more than a heap tensor holds ("
+                    + MAX_HEAP_ELEMENTS + "); use a smaller batch, sequence length or cache");
+        }
         return of(MemorySegment.ofArray(new float[(int) n]), DType.F32, shape);
     }
 
-    /** A zeroed tensor allocated in {@code arena}; freed when the arena closes. */
+    /** A zeroed tensor allocated in {@code arena} (no element cap); freed when the arena closes. */
     public static Tensor allocate(Arena arena, DType dtype, long... shape) {
-        MemorySegment seg = arena.allocate(count(shape) * dtype.bytes(), 64);
+        MemorySegment seg = arena.allocate(Math.multiplyExact(count(shape), (long) dtype.bytes()), 64);
         return of(seg, dtype, shape);
     }
 
@@ -151,7 +160,7 @@ public final class Tensor {
 
     /** Rows [start, start+len) along dimension 0, without copying. */
     public Tensor slice(long start, long len) {
-        if (start < 0 || len < 0 || start + len > shape[0]) {
+        if (start < 0 || len < 0 || start > shape[0] - len) {
             throw new IndexOutOfBoundsException(describe() + ": slice [" + start + ", " + (start + len) + ") out of range");
         }
         long[] s = shape.clone();
@@ -218,7 +227,8 @@ public final class Tensor {
     /** All elements widened to a new float array, in row-major order. */
     public float[] toFloatArray() {
         long n = numel();
-        float[] out = new float[Math.toIntExact(n)];
+        if (n > MAX_HEAP_ELEMENTS) throw new IllegalArgumentException(describe() + " has " + n + " elements, too many for one float array");
+        float[] out = new float[(int) n];
         for (int i = 0; i < n; i++) out[i] = get(i);
         return out;
     }
@@ -284,7 +294,7 @@ public final class Tensor {
         long s = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             st[i] = s;
-            s *= shape[i];
+            s = Math.multiplyExact(s, shape[i]);
         }
         return st;
     }

@@ -19,8 +19,9 @@ import java.util.Map;
 
 /**
  * A resumable snapshot of a run, written as {@code <root>/checkpoint-<step>/} (filled in a temporary
- * directory, then renamed) with {@code state.safetensors} (trainable params, AdamW moments, the
- * F32 copies of weights changed by merges, every merged booster, the open round's adapters) and
+ * directory, then renamed) with {@code state.safetensors} (trainable params, AdamW moments, every
+ * merged booster's factors, the open round's adapters; never a base weight: resume merges the
+ * boosters again onto the base) and
  * {@code state.json} (step, data position, optimizer step counts, round, booster metadata, loss
  * history). {@code <root>/latest} names the newest; older ones beyond two are deleted.
  * Random choices derive from (seed, round) and data order from (seed, epoch), so no generator
@@ -30,6 +31,8 @@ public final class Checkpoint {
     static final String STATE = "state.safetensors";
     static final String META = "state.json";
     static final String LATEST = "latest";
+    /** state.json key: merged weights are rebuilt by merging the boosters again (older checkpoints stored them). */
+    static final String REPLAY = "merge_replay";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Checkpoint() {
@@ -60,9 +63,6 @@ public final class Checkpoint {
                 tensors.put("param/" + s.param().name(), s.param().value());
                 tensors.put("m/" + s.param().name(), s.m());
                 tensors.put("v/" + s.param().name(), s.v());
-            }
-            for (Param p : t.scheduler.touchedWeights()) {
-                if (!tensors.containsKey("param/" + p.name())) tensors.put("touched/" + p.name(), p.value());
             }
             List<Map<String, Object>> boosters = new ArrayList<>();
             List<Booster> merged = t.scheduler.boosters();
@@ -103,6 +103,7 @@ public final class Checkpoint {
             meta.put("round_loss_sum", t.roundLossSum);
             meta.put("round_loss_count", t.roundLossCount);
             meta.put("cumulative_params", t.scheduler.cumulativeParams());
+            meta.put(REPLAY, true);
             meta.put("boosters", boosters);
             meta.put("losses", t.losses);
             AtomicFiles.writeString(tmp.resolve(META), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
@@ -168,10 +169,13 @@ public final class Checkpoint {
             t.otherOpt.setStepCount(otherStep);
             List<Booster> merged = boosters(meta, st);
             checkModules(meta, merged, t.model.linears());
-            t.scheduler.restore(merged, cumulative);
-            for (Param p : t.scheduler.touchedWeights()) {
-                String name = "touched/" + p.name();
-                if (st.has(name)) p.ensureWritableF32().copyFrom(need(st, name, DType.F32, p.value().shape()));
+            boolean replay = replays(meta);
+            t.scheduler.restore(merged, cumulative, replay);
+            if (!replay) {
+                for (Param p : t.scheduler.touchedWeights()) {
+                    String name = "touched/" + p.name();
+                    if (st.has(name)) p.ensureWritableF32().copyFrom(need(st, name, DType.F32, p.value().shape()));
+                }
             }
             if (roundOpen) {
                 t.beginRound(round);
@@ -235,6 +239,11 @@ public final class Checkpoint {
             throw new IllegalArgumentException("checkpoint " + dir.resolve(META) + " was made on a base model whose weights have SHA-256 "
                     + recorded + ", but the model given has " + baseSha256 + ": a different base model; use the one the run trained on");
         }
+    }
+
+    /** Whether the checkpoint's merged weights come from merging its boosters again (else: stored "touched/" tensors). */
+    static boolean replays(Meta meta) {
+        return Boolean.TRUE.equals(meta.optionalBool(REPLAY));
     }
 
     static int totalSteps(Meta meta) {
@@ -352,6 +361,11 @@ public final class Checkpoint {
         boolean bool(String key) {
             if (!(get(key) instanceof Boolean b)) throw bad(key, "is not true or false: " + abbreviate(m.get(key)));
             return b;
+        }
+
+        /** The boolean under {@code key}, or null when it is absent (keys older checkpoints lack). */
+        Boolean optionalBool(String key) {
+            return m.get(key) == null ? null : bool(key);
         }
 
         /** The string under {@code key}, or null when it is absent (keys older checkpoints lack). */

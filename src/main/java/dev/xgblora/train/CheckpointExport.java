@@ -13,8 +13,8 @@ import java.util.Map;
 
 /**
  * Exports a checkpoint of a run without training further and without its data: builds the base
- * model with the run's settings and labels, puts back the checkpoint's trained params and merged
- * weights, merges a round still open at that step (its adapters as they were), and writes the
+ * model with the run's settings and labels, puts back the checkpoint's trained params, merges its
+ * boosters again (or, for older checkpoints, puts back the merged weights they stored), merges a round still open at that step (its adapters as they were), and writes the
  * merged model and/or the PEFT adapter of the boosters so far.
  */
 public final class CheckpointExport {
@@ -49,7 +49,7 @@ public final class CheckpointExport {
             restoreWeights(model, st);
             List<dev.xgblora.adapt.Booster> boosters = Checkpoint.boosters(meta, st);
             Checkpoint.checkModules(meta, boosters, model.linears());
-            s.restore(boosters, meta.longValue("cumulative_params"));
+            s.restore(boosters, meta.longValue("cumulative_params"), Checkpoint.replays(meta));
             if (meta.bool("round_open")) {
                 s.begin(meta.integer("round", 0, Integer.MAX_VALUE));
                 for (Param p : s.roundParams()) p.value().copyFrom(Checkpoint.need(st, "round/" + p.name(), p.value()));

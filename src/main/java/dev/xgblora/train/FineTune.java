@@ -51,6 +51,7 @@ public final class FineTune {
             return new EncoderClassifier(enc, classes, cfg.pooling, pooler, Trainer.headSeed(cfg.seed));
         }
         LlamaDecoder dec = new LlamaDecoder(mc, n -> store.has(n) ? store.tensor(n) : null, k);
+        dec.setRecompute(cfg.recompute);
         return task == Task.CLASSIFY ? new DecoderClassifier(dec, classes, Trainer.headSeed(cfg.seed)) : new DecoderLm(dec);
     }
 
@@ -90,6 +91,7 @@ public final class FineTune {
         if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
         if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
         TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
+        MemoryCheck.beforeTraining(model, job.boost(), cfg, listener);
         Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
                 valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
         listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");

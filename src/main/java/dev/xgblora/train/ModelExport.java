@@ -3,6 +3,7 @@ package dev.xgblora.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xgblora.adapt.Booster;
+import dev.xgblora.adapt.Merge;
 import dev.xgblora.adapt.PeftAdapter;
 import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.JsonFiles;
@@ -75,12 +76,16 @@ public final class ModelExport {
         Path config = baseDir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new IllegalArgumentException("no config.json in " + baseDir);
         Arena arena = Arena.ofAuto();
+        Map<Param, Linear> factored = new HashMap<>();
+        for (Linear l : model.linears()) if (l.mergedFactors() != null) factored.put(l.weight(), l);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         DType headType = dtype;
         for (Param p : model.backboneParams()) {
             DType t = dtype != null ? dtype : sourceDtypes.getOrDefault(p.name(), p.value().dtype());
             if (headType == null) headType = t;
-            tensors.put(model.exportName(p.name()), convert(p.value(), t, arena));
+            Linear l = factored.get(p);
+            // factored boosters are folded here, into a copy in the written dtype
+            tensors.put(model.exportName(p.name()), l != null ? Merge.folded(l, t, t == DType.F32 ? null : arena) : convert(p.value(), t, arena));
         }
         Map<String, Tensor> head = new LinkedHashMap<>();
         for (Param p : model.headParams()) head.put(p.name(), convert(p.value(), headType == null ? DType.F32 : headType, arena));

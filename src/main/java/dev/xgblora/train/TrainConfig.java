@@ -47,6 +47,8 @@ public final class TrainConfig {
     public EncoderClassifier.PoolingMode pooling = EncoderClassifier.PoolingMode.MEAN;
     /** Stops the loop cleanly at the next step boundary, with a checkpoint (null = never asked). */
     public StopRequest stop;
+    /** Decoders: keep only each layer's input and recompute the layer in backward (less memory, one more forward). */
+    public boolean recompute;
 
     public TrainConfig steps(int v) { steps = v; return this; }
     public TrainConfig epochs(double v) { epochs = v; return this; }
@@ -73,6 +75,7 @@ public final class TrainConfig {
     public TrainConfig logFile(Path v) { logFile = v; return this; }
     public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
     public TrainConfig stop(StopRequest v) { stop = v; return this; }
+    public TrainConfig recompute(boolean v) { recompute = v; return this; }
 
     public double effectiveHeadLr() {
         return Double.isNaN(headLr) ? lr : headLr;

@@ -3,6 +3,9 @@ package dev.xgblora.train;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.xgblora.adapt.BoostConfig;
+import dev.xgblora.adapt.MergeMode;
+import dev.xgblora.io.WeightStore;
+import dev.xgblora.tensor.DType;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.model.Linear;
@@ -42,6 +45,58 @@ class CheckpointTest {
         assertEquals(full.losses(), resumed.losses(), "identical loss curve, steps 0..13");
         assertEquals(full.scheduler().boosters().size(), resumed.scheduler().boosters().size());
         assertEquals(full.scheduler().cumulativeParams(), resumed.scheduler().cumulativeParams());
+    }
+
+    private static Trainer freshBf16(Path ckpt, int every) {
+        TrainConfig c = TrainerTest.cfg(24).batchSize(8).checkpointDir(ckpt).checkpointEvery(every);
+        EncoderClassifier m = new EncoderClassifier(TinyModels.bert(TinyModels.bertWeights(11, DType.BF16), new ReferenceKernels()), 2,
+                EncoderClassifier.PoolingMode.MEAN, Trainer.headSeed(11));
+        return new Trainer(m, TinyModels.data(TinyModels.sentiment(48, 1)), null,
+                BoostConfig.of(Preset.XGBLORA).stepsPerRound(2).layersPerRound(2).merge(MergeMode.FACTORED), c, new ReferenceKernels());
+    }
+
+    @Test
+    void factoredCheckpointsHoldNoBaseWeightAndResumeExactly() throws Exception {
+        Trainer full = freshBf16(null, 0);
+        full.run();
+        Path ckpt = dir.resolve("fact");
+        Trainer first = freshBf16(ckpt, 6);
+        first.run(19);
+        assertEquals("checkpoint-18", Checkpoint.latest(ckpt).getFileName().toString());
+        long boosterBytes = 0;
+        for (var b : first.scheduler().boosters()) boosterBytes += 4L * b.rank() * (b.in() + b.out());
+        java.util.Set<String> base = new java.util.HashSet<>();
+        for (Param p : first.model().backboneParams()) base.add(p.name());
+        long[] sizes = new long[2];
+        int[] counts = new int[2];
+        for (int i = 0; i < 2; i++) {
+            Path state = ckpt.resolve("checkpoint-" + (12 + 6 * i)).resolve(Checkpoint.STATE);
+            sizes[i] = Files.size(state);
+            try (WeightStore st = WeightStore.open(state)) {
+                for (String n : st.names()) {
+                    assertFalse(n.startsWith("touched/"), n);
+                    assertFalse(base.contains(n.substring(n.indexOf('/') + 1)), "base weight in the checkpoint: " + n);
+                    if (n.startsWith("booster/") && n.endsWith("/a")) counts[i]++;
+                }
+            }
+        }
+        // 3 more rounds between step 12 and 18: the file grew by their factors (and their header lines) only
+        long perBooster = 4L * (16 + 16) + 400;
+        assertTrue(counts[1] > counts[0]);
+        assertTrue(sizes[1] - sizes[0] <= (counts[1] - counts[0]) * perBooster + 4 * 64 * 16,
+                "growth " + (sizes[1] - sizes[0]) + " bytes for " + (counts[1] - counts[0]) + " boosters");
+        assertTrue(sizes[1] < boosterBytes + 64 * 1024, "checkpoint " + sizes[1] + " bytes");
+        Trainer resumed = freshBf16(ckpt, 6);
+        Checkpoint.restore(resumed, ckpt);
+        assertEquals(18, resumed.step());
+        resumed.run();
+        assertEquals(full.losses(), resumed.losses(), "identical loss curve after a resume of a factored run");
+        for (int i = 0; i < full.model().linears().size(); i++) {
+            Linear a = full.model().linears().get(i), b = resumed.model().linears().get(i);
+            assertEquals(DType.BF16, b.weight().value().dtype());
+            if (a.mergedFactors() == null) continue;
+            assertArrayEquals(a.mergedFactors().b().value().toFloatArray(), b.mergedFactors().b().value().toFloatArray(), a.name());
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xgblora.adapt.BoostConfig;
+import dev.xgblora.adapt.MergeMode;
 import dev.xgblora.adapt.PeftAdapter;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.WeightStore;
@@ -39,10 +40,20 @@ class ExportTest {
 
     @Test
     void mergedDirectoryAndBasePlusAdapterReproduceTheTrainedModel() throws Exception {
+        mergedDirectoryAndAdapterReproduce(MergeMode.AUTO);
+    }
+
+    @Test
+    void factoredBoostersAreFoldedIntoTheMergedDirectory() throws Exception {
+        mergedDirectoryAndAdapterReproduce(MergeMode.FACTORED);
+    }
+
+    private void mergedDirectoryAndAdapterReproduce(MergeMode mode) throws Exception {
         Trainer t = new Trainer(TinyModels.classifier(11), TinyModels.data(TinyModels.sentiment(48, 1)), null,
-                BoostConfig.of(Preset.XGBLORA).stepsPerRound(3).layersPerRound(2), TrainerTest.cfg(9).lr(3e-2), new ReferenceKernels());
+                BoostConfig.of(Preset.XGBLORA).stepsPerRound(3).layersPerRound(2).merge(mode), TrainerTest.cfg(9).lr(3e-2), new ReferenceKernels());
         t.run();
         EncoderClassifier trained = (EncoderClassifier) t.model();
+        assertEquals(mode == MergeMode.FACTORED, trained.linears().stream().anyMatch(l -> l.mergedFactors() != null), "factors kept");
         Batch b = batch();
         trained.predict(b);
         float[] want = trained.lastLogits().toFloatArray();

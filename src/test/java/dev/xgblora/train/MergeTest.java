@@ -6,6 +6,7 @@ import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.BoostingScheduler;
 import dev.xgblora.adapt.Booster;
 import dev.xgblora.adapt.Merge;
+import dev.xgblora.adapt.MergeMode;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.model.Linear;
@@ -74,7 +75,8 @@ class MergeTest {
         EncoderClassifier m = new EncoderClassifier(TinyModels.bert(weights, new ReferenceKernels()), 2,
                 EncoderClassifier.PoolingMode.MEAN, 1);
         Linear q = m.linears().stream().filter(l -> l.name().equals("encoder.layer.1.attention.self.query")).findFirst().orElseThrow();
-        BoostingScheduler s = new BoostingScheduler(BoostConfig.of(Preset.XGBLORA).layersPerRound(3).stepsPerRound(1), m.linears(), 3, 40);
+        BoostingScheduler s = new BoostingScheduler(BoostConfig.of(Preset.XGBLORA).layersPerRound(3).stepsPerRound(1).merge(MergeMode.DENSE),
+                m.linears(), 3, 40);
         double[] expected = new double[original.length];
         for (int i = 0; i < expected.length; i++) expected[i] = original[i];
         Random r = new Random(4);
@@ -100,5 +102,71 @@ class MergeTest {
         // 40 rank-1 updates of ~1e-3·1e-3·16 each; bf16 re-rounding would lose them entirely
         assertTrue(maxErr < 1e-6, "float32 accumulation error " + maxErr + " (a bf16 step is ~" + maxBf16Step + ")");
         assertTrue(s.touchedWeights().contains(q.weight()));
+    }
+
+    private static EncoderClassifier bf16Classifier() {
+        return new EncoderClassifier(TinyModels.bert(TinyModels.bertWeights(9, DType.BF16), new ReferenceKernels()), 2,
+                EncoderClassifier.PoolingMode.MEAN, 1);
+    }
+
+    @Test
+    void factoredAndAutoMergesAreTheDenseModelAndKeepBf16WeightsMapped() {
+        MergeMode[] modes = {MergeMode.DENSE, MergeMode.FACTORED, MergeMode.AUTO};
+        EncoderClassifier[] m = new EncoderClassifier[3];
+        BoostingScheduler[] s = new BoostingScheduler[3];
+        for (int i = 0; i < 3; i++) {
+            m[i] = bf16Classifier();
+            s[i] = new BoostingScheduler(BoostConfig.of(Preset.XGBLORA).layersPerRound(2).rank(2).merge(modes[i]), m[i].linears(), 3, 100);
+        }
+        List<Tensor> sources = m[1].linears().stream().map(l -> l.weight().value()).toList();
+        Batch b = batch();
+        for (int round = 0; round < 6; round++) {
+            float[][] logits = new float[3][];
+            for (int i = 0; i < 3; i++) {
+                s[i].begin(round);
+                randomizeAdapters(s[i], new Random(round));
+                s[i].end();
+                m[i].predict(b);
+                logits[i] = m[i].lastLogits().toFloatArray();
+            }
+            for (int i = 1; i < 3; i++) {
+                for (int j = 0; j < logits[0].length; j++) {
+                    assertEquals(logits[0][j], logits[i][j], 1e-5, modes[i] + " vs dense, round " + round + " logit " + j);
+                }
+            }
+        }
+        int maxK = 0;
+        for (int j = 0; j < m[1].linears().size(); j++) {
+            Linear l = m[1].linears().get(j);
+            assertSame(sources.get(j), l.weight().value(), "factored merge never replaces the weight: " + l.name());
+            assertEquals(DType.BF16, l.weight().value().dtype());
+            if (l.mergedFactors() != null) maxK = Math.max(maxK, l.mergedFactors().rank());
+        }
+        assertTrue(maxK >= 6, "some module holds >= 3 stacked rank-2 boosters: " + maxK);
+        // auto: a 16x16 module folds at k = 4 (k·32 >= 256/2), so some weights became F32 and lost their factors
+        long folded = m[2].linears().stream().filter(l -> l.weight().value().dtype() == DType.F32).count();
+        long kept = m[2].linears().stream().filter(l -> l.mergedFactors() != null).count();
+        assertTrue(folded > 0 && kept > 0, "auto folded " + folded + " and kept factors on " + kept);
+        for (Linear l : m[2].linears()) {
+            if (l.mergedFactors() != null) assertTrue(!MergeMode.factorsTooLarge(l.mergedFactors().rank(), l.in(), l.out()), l.name());
+        }
+
+        // backward: the next round's adapter gradients and the head's flow through the factors as through the dense weights
+        for (int i = 0; i < 2; i++) {
+            s[i].begin(6);
+            randomizeAdapters(s[i], new Random(6));
+            m[i].trainStep(b, 1f);
+        }
+        List<Param> pd = s[0].roundParams(), pf = s[1].roundParams();
+        double maxDiff = 0, maxGrad = 0;
+        for (int j = 0; j < pd.size(); j++) {
+            float[] gd = pd.get(j).grad().toFloatArray(), gf = pf.get(j).grad().toFloatArray();
+            for (int q = 0; q < gd.length; q++) {
+                maxDiff = Math.max(maxDiff, Math.abs(gd[q] - gf[q]));
+                maxGrad = Math.max(maxGrad, Math.abs(gd[q]));
+            }
+        }
+        assertTrue(maxGrad > 1e-4, "gradients are not all zero: " + maxGrad);
+        assertTrue(maxDiff <= 1e-5 * Math.max(1, maxGrad), "adapter gradients, factored vs dense: " + maxDiff);
     }
 }
