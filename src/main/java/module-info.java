@@ -20,4 +20,6 @@ module dev.xgblora {
     exports dev.xgblora.train;
 
     opens dev.xgblora.cli to info.picocli;
+
+    uses dev.xgblora.train.DistributedRunner; // xgblora train --spark (the xgblora-spark module provides it)
 }

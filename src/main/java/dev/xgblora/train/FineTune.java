@@ -47,6 +47,12 @@ public final class FineTune {
     }
 
     public static Result run(Job job, Kernels k, ProgressListener listener) {
+        return run(job, k, listener, null);
+    }
+
+    /** As {@link #run(Job, Kernels, ProgressListener)}, as one replica of a data-parallel run (sync null: one process). */
+    public static Result run(Job job, Kernels k, ProgressListener listener, GradientSync sync) {
+        boolean writes = sync == null || sync.rank() == 0; // replica 0 writes; the others only read
         long t0 = System.nanoTime();
         ModelConfig mc = ModelConfig.load(job.modelDir());
         Task task = job.data().task();
@@ -60,14 +66,15 @@ public final class FineTune {
             if (train.skipped() > 0) listener.onMessage("skipped " + train.skipped() + " malformed row(s) in " + job.trainFile());
             LabelMap labels = train.labels().freeze();
             Dataset valid = job.validFile() == null ? null : DatasetReader.read(job.validFile(), job.data().withLabels(labels));
-            Files.createDirectories(job.outputDir());
-            if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
+            if (writes) Files.createDirectories(job.outputDir());
+            if (task == Task.CLASSIFY && writes) labels.save(job.outputDir().resolve("labels.json"));
             TrainConfig cfg = job.train();
-            if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
+            if (cfg.logFile == null && writes) cfg.logFile = job.outputDir().resolve("run.jsonl");
+            if (!writes) cfg.logFile = null;
             if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
             TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
             Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
-                    valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
+                    valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener).replicas(sync);
             listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
             if (job.resume()) {
                 Path latest = Checkpoint.latest(cfg.checkpointDir);
@@ -78,12 +85,12 @@ public final class FineTune {
             t.run();
             listener.onMessage(String.format("trainable parameters per step: %,d; cumulative over the run: %,d",
                     t.trainableParamsPerStep(), t.cumulativeTrainableParams()));
-            if (job.exportModel()) {
+            if (job.exportModel() && writes) {
                 Path merged = job.outputDir().resolve("merged");
                 ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);
                 listener.onMessage("merged model written to " + merged);
             }
-            if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {
+            if (job.exportAdapter() && writes && !t.scheduler().boosters().isEmpty()) {
                 Path adapter = job.outputDir().resolve("adapter");
                 ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir().toString());
                 listener.onMessage("PEFT adapter written to " + adapter);
