@@ -16,9 +16,12 @@ final class BarrierGradientSync implements GradientSync {
     private final BarrierTaskContext ctx;
     private final int replicas;
     private final int[] failAt;
+    private final int chunkBytes;
     private long lastBytes;
 
-    BarrierGradientSync(BarrierTaskContext ctx, int[] failAt) {
+    /** @param chunkBytes raw gradient bytes of all replicas' parts together in one allGather */
+    BarrierGradientSync(BarrierTaskContext ctx, int[] failAt, int chunkBytes) {
+        this.chunkBytes = chunkBytes;
         this.ctx = ctx;
         this.replicas = ctx.getTaskInfos().length;
         this.failAt = failAt;
@@ -40,12 +43,21 @@ final class BarrierGradientSync implements GradientSync {
             injectedFailures.incrementAndGet();
             throw new InjectedFailure("injected failure of replica " + rank() + " at step " + step + " (xgblora.spark.failAt)");
         }
-        String mine = new GradientMessage(rank(), step, values, scalars).encode();
-        String[] all = ctx.allGather(mine);
-        long received = 0;
-        for (String s : all) received += s.length();
-        lastBytes = mine.length() + received; // Base64 is ASCII: one byte per char
-        GradientMessage.sumInRankOrder(all, step, values, scalars);
+        // large exchanges (full fine-tuning) go in parts, so that no reply (all replicas' parts) nears Spark's RPC limits
+        int per = Math.max(1, chunkBytes / 4 / replicas);
+        long bytes = 0;
+        for (int from = 0; from == 0 || from < values.length; from += per) {
+            int to = Math.min(values.length, from + per);
+            float[] part = java.util.Arrays.copyOfRange(values, from, to);
+            double[] partScalars = from == 0 ? scalars : new double[0];
+            String mine = new GradientMessage(rank(), step, part, partScalars).encode();
+            String[] all = ctx.allGather(mine);
+            bytes += mine.length(); // Base64 is ASCII: one byte per char
+            for (String s : all) bytes += s.length();
+            GradientMessage.sumInRankOrder(all, step, part, partScalars);
+            System.arraycopy(part, 0, values, from, part.length);
+        }
+        lastBytes = bytes;
     }
 
     @Override

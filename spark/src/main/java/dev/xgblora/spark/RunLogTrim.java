@@ -19,11 +19,12 @@ final class RunLogTrim {
     private RunLogTrim() {
     }
 
-    static void toCheckpoint(Path log, Path checkpoint) {
+    /** Trims {@code log} to the records up to {@code checkpoint}'s step, and returns that step. */
+    static int toCheckpoint(Path log, Path checkpoint) {
         try {
-            if (!Files.isRegularFile(log)) return;
             int step = JSON.readTree(checkpoint.resolve("state.json").toFile()).path("step").asInt(-1);
             if (step < 0) throw new IllegalStateException(checkpoint + "/state.json has no step");
+            if (!Files.isRegularFile(log)) return step;
             List<String> kept = Files.readAllLines(log).stream().filter(line -> {
                 if (line.isBlank()) return false;
                 try {
@@ -34,6 +35,7 @@ final class RunLogTrim {
                 }
             }).toList();
             AtomicFiles.writeString(log, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
+            return step;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot trim " + log + " back to " + checkpoint + ": " + e.getMessage(), e);
         }

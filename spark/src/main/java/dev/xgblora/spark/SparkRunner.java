@@ -26,6 +26,8 @@ import scala.reflect.ClassTag$;
 public final class SparkRunner implements DistributedRunner {
     /** {@code rank:step}: replica {@code rank} fails once at {@code step} (a drill of the retry path). */
     public static final String FAIL_AT = "xgblora.spark.failAt";
+    /** Raw gradient bytes of all replicas' parts in one allGather (default 32 MiB; its reply is about 4/3 of it). */
+    public static final String CHUNK_BYTES = "xgblora.spark.chunkBytes";
     private static final Pattern LOCAL = Pattern.compile("local\\[(\\d+|\\*)]");
 
     @Override
@@ -43,7 +45,7 @@ public final class SparkRunner implements DistributedRunner {
             int n = replicas > 0 ? replicas : sc.defaultParallelism();
             progress.onMessage("Spark " + sc.version() + " on " + sc.master() + ": " + n + " replicas");
             if (!resume) Files.deleteIfExists(log); // the follower must not replay an earlier run's log
-            ReplicaTask task = new ReplicaTask(settings, evaluateBefore, failAt());
+            ReplicaTask task = new ReplicaTask(settings, evaluateBefore, failAt(), Integer.getInteger(CHUNK_BYTES, 32 << 20));
             List<String> results;
             try (RunLogFollower follower = new RunLogFollower(log, progress, resume)) {
                 // Spark retries a failed barrier stage only when it is a shuffle-map stage (a result

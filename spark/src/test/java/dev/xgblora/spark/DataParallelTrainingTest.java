@@ -40,7 +40,7 @@ class DataParallelTrainingTest {
     private static List<String> args(String method, Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("--model", model.toString(), "--train", train.toString(), "--valid", valid.toString(),
                 "--method", method, "--steps", "12", "--batch-size", "32", "--kappa", "4", "--layers-per-booster", "2", "--seed", "3",
-                "--log-every", "1", "--eval-every", "6", "--output", out.toString(), "--quiet"));
+                "--log-every", "1", "--eval-every", "6", "--checkpoint-every", "3", "--output", out.toString(), "--quiet"));
         a.addAll(List.of(extra));
         return a;
     }
@@ -80,13 +80,24 @@ class DataParallelTrainingTest {
         assertEquals(evalLoss(expected), evalLoss(actual), 1e-5, "final validation loss");
     }
 
+    private static final Map<String, Path> ONE_PROCESS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The single-process run of a method (batch 32), trained once for all tests. */
+    private static Path oneProcess(String method) {
+        return ONE_PROCESS.computeIfAbsent(method, m -> {
+            Path out = dir.resolve(m + "-1x32");
+            train(args(m, out));
+            return out;
+        });
+    }
+
     private void replicatesOneProcess(String method) throws Exception {
-        Path one = dir.resolve(method + "-1x32"), two = dir.resolve(method + "-2x16");
-        train(args(method, one));
+        Path one = oneProcess(method), two = dir.resolve(method + "-2x16");
         train(args(method, two, "--spark", "local[2]"));
         assertSameCurve(one, two);
         // replica 0 wrote what a local run writes; the exchange size is in the log
-        assertTrue(Files.isDirectory(two.resolve("merged")) && Files.isDirectory(two.resolve("adapter")) && Files.isRegularFile(two.resolve("report.html")));
+        assertTrue(Files.isDirectory(two.resolve("merged")) && Files.isRegularFile(two.resolve("report.html")));
+        assertEquals(Files.isDirectory(one.resolve("adapter")), Files.isDirectory(two.resolve("adapter")));
         String log = Files.readString(two.resolve("run.jsonl"));
         assertTrue(log.contains("\"sync_bytes\"") && log.contains("\"type\":\"replicas\""), log);
         assertFalse(Files.readString(one.resolve("run.jsonl")).contains("sync_bytes"));
@@ -99,22 +110,33 @@ class DataParallelTrainingTest {
 
     @Test
     void loraOnTwoReplicasFollowsOneProcess() throws Exception {
-        replicatesOneProcess("lora");
+        // tiny exchange parts: each step's gradients go in many allGathers, as full fine-tuning's do on a real model
+        System.setProperty(SparkRunner.CHUNK_BYTES, "2048");
+        try {
+            replicatesOneProcess("lora");
+        } finally {
+            System.clearProperty(SparkRunner.CHUNK_BYTES);
+        }
+    }
+
+    @Test
+    void fullFineTuningOnTwoReplicasFollowsOneProcess() throws Exception {
+        replicatesOneProcess("full");
     }
 
     @Test
     void aReplicaKilledMidRoundStillGivesTheUninterruptedCurve() throws Exception {
-        Path one = dir.resolve("xgb-uninterrupted"), killed = dir.resolve("xgb-killed");
-        train(args("xgblora", one, "--checkpoint-every", "3"));
+        Path one = oneProcess("xgblora"), killed = dir.resolve("xgb-killed");
         int before = BarrierGradientSync.injectedFailures.get();
         // replica 1 dies at step index 7, inside round 1 (steps 4..7); the newest checkpoint, at 6, has that round open
         System.setProperty(SparkRunner.FAIL_AT, "1:7");
         try {
-            train(args("xgblora", killed, "--checkpoint-every", "3", "--spark", "local[2]"));
+            train(args("xgblora", killed, "--spark", "local[2]"));
         } finally {
             System.clearProperty(SparkRunner.FAIL_AT);
         }
         assertEquals(before + 1, BarrierGradientSync.injectedFailures.get(), "the planted failure fired once");
+        assertEquals(6, ReplicaTask.resumedAt.get(), "the retried stage resumed from the newest checkpoint");
         assertSameCurve(one, killed);
     }
 }
