@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
+mkdir -p "$out"
 export XGBLORA_JAVA_OPTS="${XGBLORA_JAVA_OPTS:--Xmx3g}"
 echo "| method | run | training tokens/s | bytes exchanged per step per replica |"
 echo "|---|---|---:|---:|"
@@ -31,7 +32,7 @@ for m in $methods; do
     "$here/xgblora" train --train "$data/sst2/train.tsv" --method "$m" --steps "$steps" --batch-size 32 --log-every 10 \
       --no-baseline --no-export --json --output "$dir" "${extra[@]}" > "$dir.out" 2> "$dir.err" || { cat "$dir.err" >&2; exit 1; }
     tps=$(grep '"type":"final"' "$dir.out" | sed 's/.*"tokens_per_s":\([0-9.]*\).*/\1/')
-    bytes=$(grep '"sync_bytes"' "$dir/run.jsonl" | tail -1 | sed 's/.*"sync_bytes":\([0-9]*\).*/\1/')
+    bytes=$(grep -h "\"sync_bytes\"" "$dir/run.jsonl" | tail -1 | sed "s/.*\"sync_bytes\":\([0-9]*\).*/\1/" || true)
     printf "| %s | %s | %.0f | %s |\n" "$m" "$([ "$mode" = spark ] && echo 'local[2], 2 replicas × 16' || echo 'one process × 32')" \
       "$tps" "${bytes:--}"
   done

@@ -36,6 +36,10 @@ public final class SparkRunner implements DistributedRunner {
         // Spark logs INFO to the console by default; the progress bar is what a user should see
         org.apache.logging.log4j.core.config.Configurator.setRootLevel(
                 org.apache.logging.log4j.Level.toLevel(System.getProperty("xgblora.spark.logLevel", "WARN")));
+        // warnings that say nothing about the run (loopback host name, no native Hadoop, DJL's CUDA probe)
+        for (String quiet : List.of("org.apache.spark.util.Utils", "org.apache.hadoop.util.NativeCodeLoader", "ai.djl")) {
+            org.apache.logging.log4j.core.config.Configurator.setLevel(quiet, org.apache.logging.log4j.Level.ERROR);
+        }
         SparkConf conf = new SparkConf().setAppName("xgblora train");
         if (!conf.contains("spark.master")) conf.setMaster(withRetries(master));
         conf.setIfMissing("spark.ui.enabled", "false");
