@@ -26,6 +26,9 @@ public interface GradientSync {
     /** Bytes this replica sent and received in the last {@link #sum} (run.jsonl's sync_bytes). */
     long lastBytes();
 
+    /** Wall seconds the last {@link #sum} took, waiting for the slowest replica included (run.jsonl's sync_seconds). */
+    double lastSeconds();
+
     /** This replica's contiguous share of a global batch: units [rank·n/N, (rank+1)·n/N). */
     default int[] share(int[] global) {
         int n = global.length, from = (int) ((long) rank() * n / replicas()), to = (int) ((long) (rank() + 1) * n / replicas());

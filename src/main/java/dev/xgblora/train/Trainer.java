@@ -279,7 +279,10 @@ public final class Trainer {
                 r.put("tokens_per_s", tps);
                 r.put("round", info.round());
                 r.put("trainable_params", scheduler.adapterParams() + count(otherOpt.params()));
-                if (sync != null) r.put("sync_bytes", sync.lastBytes());
+                if (sync != null) {
+                    r.put("sync_bytes", sync.lastBytes());
+                    r.put("sync_seconds", sync.lastSeconds());
+                }
                 log.write(r);
             }
         }

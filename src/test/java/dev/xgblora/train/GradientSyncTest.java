@@ -67,6 +67,10 @@ class GradientSyncTest {
                 public long lastBytes() {
                     return 0;
                 }
+
+                public double lastSeconds() {
+                    return 0;
+                }
             };
         }
     }

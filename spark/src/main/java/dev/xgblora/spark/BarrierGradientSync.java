@@ -18,6 +18,7 @@ final class BarrierGradientSync implements GradientSync {
     private final int[] failAt;
     private final int chunkBytes;
     private long lastBytes;
+    private double lastSeconds;
 
     /** @param chunkBytes raw gradient bytes of all replicas' parts together in one allGather */
     BarrierGradientSync(BarrierTaskContext ctx, int[] failAt, int chunkBytes) {
@@ -44,6 +45,7 @@ final class BarrierGradientSync implements GradientSync {
             throw new InjectedFailure("injected failure of replica " + rank() + " at step " + step + " (xgblora.spark.failAt)");
         }
         // large exchanges (full fine-tuning) go in parts, so that no reply (all replicas' parts) nears Spark's RPC limits
+        long t0 = System.nanoTime();
         int per = Math.max(1, chunkBytes / 4 / replicas);
         long bytes = 0;
         for (int from = 0; from == 0 || from < values.length; from += per) {
@@ -58,6 +60,12 @@ final class BarrierGradientSync implements GradientSync {
             System.arraycopy(part, 0, values, from, part.length);
         }
         lastBytes = bytes;
+        lastSeconds = (System.nanoTime() - t0) / 1e9;
+    }
+
+    @Override
+    public double lastSeconds() {
+        return lastSeconds;
     }
 
     @Override

@@ -111,7 +111,7 @@ class DataParallelTrainingTest {
     @Test
     void loraOnTwoReplicasFollowsOneProcess() throws Exception {
         // tiny exchange parts: each step's gradients go in many allGathers, as full fine-tuning's do on a real model
-        System.setProperty(SparkRunner.CHUNK_BYTES, "2048");
+        System.setProperty(SparkRunner.CHUNK_BYTES, "8192");
         try {
             replicatesOneProcess("lora");
         } finally {
