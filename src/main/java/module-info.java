@@ -23,4 +23,6 @@ module dev.xgblora {
     exports dev.xgblora.device.cuda;
 
     opens dev.xgblora.cli to info.picocli;
+
+    uses dev.xgblora.train.DistributedRunner; // xgblora train --spark (the xgblora-spark module provides it)
 }

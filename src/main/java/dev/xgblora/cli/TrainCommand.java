@@ -125,6 +125,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-baseline", description = "Skip evaluating the untrained model before training.") boolean noBaseline;
     @Option(names = "--json", description = "Progress as one JSON object per line (step, round, eval, message, final).") boolean json;
     @Option(names = "--quiet", description = "Print only the final results table.") boolean quiet;
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Data-parallel on Apache Spark: local[2], spark://host:7077, k8s://...; --batch-size stays the global batch (needs the spark module, see README).")
+    String spark;
+    @Option(names = "--replicas", defaultValue = "0", description = "Replicas with --spark (default: N of local[N], else Spark's default parallelism).") int replicas;
 
     @Override
     public Integer call() throws Exception {
@@ -159,11 +162,20 @@ public final class TrainCommand implements Callable<Integer> {
         }
         FineTune.Job job = job();
         Map<String, String> settings = settings();
+        String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
+        if (spark != null) {
+            // replica 0 takes the output directory's lock in its task (in local mode it shares this JVM)
+            if (resume == null) writeSettings(settings, output.resolve(SETTINGS_FILE));
+            Map<String, String> replicated = new LinkedHashMap<>(settings);
+            if (resume != null) replicated.put("resume", "true");
+            FineTuneBuilder.Outcome o = TrainRun.present(dev.xgblora.train.DistributedRunner.find().train(spark, replicas, replicated,
+                    !noBaseline, progress), job, progress, settings, title + " on " + spark, System.out);
+            return o.steps() > 0 ? 0 : 1;
+        }
         // the lock first: a second run on this directory must not overwrite its settings
         try (OutputLock lock = OutputLock.acquire(output); StopRequest stop = StopRequest.onShutdown()) {
             if (resume == null) writeSettings(settings, output.resolve(SETTINGS_FILE));
             job.train().stop(stop);
-            String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
             FineTuneBuilder.Outcome o = TrainRun.execute(job, Devices.kernels(device), progress, settings, title, System.out, !noBaseline);
             return o.steps() > 0 ? 0 : 1;
         } catch (TrainingStoppedException stopped) {
@@ -216,7 +228,20 @@ public final class TrainCommand implements Callable<Integer> {
         return m;
     }
 
-    private static final java.util.Set<String> NOT_SETTINGS = java.util.Set.of("config", "json", "quiet", "resume");
+    private static final java.util.Set<String> NOT_SETTINGS = java.util.Set.of("config", "json", "quiet", "resume", "spark", "replicas");
+
+    /** The job that {@link #settings()} (plus "resume") describe: how each replica of a --spark run rebuilds it. */
+    public static FineTune.Job jobOf(Map<String, String> settings) throws java.io.IOException {
+        Path file = java.nio.file.Files.createTempFile("xgblora-settings", ".json");
+        try {
+            java.nio.file.Files.writeString(file, new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(settings));
+            TrainCommand c = new TrainCommand();
+            new picocli.CommandLine(c).parseArgs("--config", file.toString());
+            return c.job();
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
 
     private static void writeSettings(Map<String, String> settings, Path file) throws java.io.IOException {
         java.nio.file.Files.createDirectories(file.getParent());

@@ -24,7 +24,12 @@ public final class TrainRun {
 
     public static FineTuneBuilder.Outcome execute(FineTune.Job job, Kernels k, ProgressRenderer progress, Map<String, String> settings,
                                                   String title, PrintStream out, boolean baseline) {
-        FineTuneBuilder.Outcome o = FineTuneBuilder.run(job, k, progress, baseline);
+        return present(FineTuneBuilder.run(job, k, progress, baseline), job, progress, settings, title, out);
+    }
+
+    /** The report, the final JSON object and the results table of a finished run (local, or replica 0 of a --spark run). */
+    public static FineTuneBuilder.Outcome present(FineTuneBuilder.Outcome o, FineTune.Job job, ProgressRenderer progress,
+                                                  Map<String, String> settings, String title, PrintStream out) {
         int layers = ModelConfig.load(job.modelDir()).numLayers();
         Map<String, String> table = table(o);
         Path report = null;

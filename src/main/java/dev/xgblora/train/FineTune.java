@@ -56,6 +56,12 @@ public final class FineTune {
     }
 
     public static Result run(Job job, Kernels k, ProgressListener listener) {
+        return run(job, k, listener, null);
+    }
+
+    /** As {@link #run(Job, Kernels, ProgressListener)}, as one replica of a data-parallel run (sync null: one process). */
+    public static Result run(Job job, Kernels k, ProgressListener listener, GradientSync sync) {
+        boolean writes = sync == null || sync.rank() == 0; // replica 0 writes; the others only read
         long t0 = System.nanoTime();
         ModelConfig mc = ModelConfig.load(job.modelDir());
         Task task = job.data().task();
@@ -69,9 +75,10 @@ public final class FineTune {
             if (train.skipped() > 0) listener.onMessage("skipped " + train.skipped() + " malformed row(s) in " + job.trainFile());
             LabelMap labels = train.labels().freeze();
             Dataset valid = job.validFile() == null ? null : DatasetReader.read(job.validFile(), job.data().withLabels(labels));
-            Files.createDirectories(job.outputDir());
-            try (OutputLock lock = OutputLock.acquire(job.outputDir())) {
-                return train(job, k, listener, mc, store, enc, train, valid, labels, t0);
+            if (writes) Files.createDirectories(job.outputDir());
+            // replica 0 (or the one process) holds the output directory's lock; other replicas write nothing
+            try (OutputLock lock = writes ? OutputLock.acquire(job.outputDir()) : null) {
+                return train(job, k, listener, mc, store, enc, train, valid, labels, t0, sync, writes);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
@@ -80,20 +87,22 @@ public final class FineTune {
 
     /** The part of {@link #run} that writes into the (locked) output directory. */
     private static Result train(Job job, Kernels k, ProgressListener listener, ModelConfig mc, WeightStore store, TextEncoder enc,
-                                Dataset train, Dataset valid, LabelMap labels, long t0) throws IOException {
+                                Dataset train, Dataset valid, LabelMap labels, long t0, GradientSync sync, boolean writes)
+            throws IOException {
         Task task = job.data().task();
         if (job.resume() && finished(job.outputDir())) {
             throw new IllegalArgumentException("the run in " + job.outputDir() + " is finished; nothing to resume");
         }
-        if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
+        if (task == Task.CLASSIFY && writes) labels.save(job.outputDir().resolve("labels.json"));
         TrainConfig cfg = job.train();
         if (cfg.baseModelSha256 == null) cfg.baseModelSha256 = ModelIdentity.sha256(job.modelDir());
-        if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
+        if (cfg.logFile == null && writes) cfg.logFile = job.outputDir().resolve("run.jsonl");
+        if (!writes) cfg.logFile = null;
         if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
         TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
         MemoryCheck.beforeTraining(model, job.boost(), cfg, listener);
         Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
-                valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
+                valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener).replicas(sync);
         listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
         if (job.resume()) {
             Path latest = Checkpoint.latest(cfg.checkpointDir);
@@ -103,14 +112,20 @@ public final class FineTune {
             } else {
                 listener.onMessage("no checkpoint under " + cfg.checkpointDir + " yet: starting from step 0");
             }
-            if (Files.isRegularFile(cfg.logFile)) RunLog.keepUpTo(cfg.logFile, t.step());
-            // exports of the interrupted run, if any, are rewritten from the finished training
-            for (String d : List.of("merged", "adapter")) AtomicFiles.deleteTree(job.outputDir().resolve(d));
-            AtomicFiles.deleteTemporaries(job.outputDir());
+            if (writes) {
+                if (Files.isRegularFile(cfg.logFile)) RunLog.keepUpTo(cfg.logFile, t.step());
+                // exports of the interrupted run, if any, are rewritten from the finished training
+                for (String d : List.of("merged", "adapter")) AtomicFiles.deleteTree(job.outputDir().resolve(d));
+                AtomicFiles.deleteTemporaries(job.outputDir());
+            }
         }
         t.run();
         listener.onMessage(String.format("trainable parameters per step: %,d; cumulative over the run: %,d",
                 t.trainableParamsPerStep(), t.cumulativeTrainableParams()));
+        if (!writes) {
+            EvalResult last = t.evals().isEmpty() ? null : t.evals().get(t.evals().size() - 1);
+            return new Result(last, t, job.outputDir(), (System.nanoTime() - t0) / 1e9);
+        }
         if (job.exportModel()) {
             Path merged = job.outputDir().resolve("merged");
             ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);

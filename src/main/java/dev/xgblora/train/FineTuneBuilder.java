@@ -157,8 +157,13 @@ public final class FineTuneBuilder {
 
     /** Runs {@code job}: optional baseline evaluation, training and exports. */
     public static Outcome run(FineTune.Job job, Kernels k, ProgressListener listener, boolean evaluateBefore) {
+        return run(job, k, listener, evaluateBefore, null);
+    }
+
+    /** As {@link #run(FineTune.Job, Kernels, ProgressListener, boolean)}, as one replica of a data-parallel run (sync null: one process). */
+    public static Outcome run(FineTune.Job job, Kernels k, ProgressListener listener, boolean evaluateBefore, GradientSync sync) {
         EvalResult before = null;
-        if (evaluateBefore && job.validFile() != null && !job.resume()) {
+        if (evaluateBefore && job.validFile() != null && !job.resume() && (sync == null || sync.rank() == 0)) {
             listener.onMessage("evaluating the untrained model on " + job.validFile());
             before = Evaluation.untrained(job, k);
             listener.onEval(0, before);
@@ -186,7 +191,7 @@ public final class FineTuneBuilder {
                 listener.onMessage(m);
             }
         };
-        FineTune.Result r = FineTune.run(job, k, tap);
+        FineTune.Result r = FineTune.run(job, k, tap, sync);
         Trainer t = r.trainer();
         Path merged = job.outputDir().resolve("merged"), adapter = job.outputDir().resolve("adapter");
         return new Outcome(before, r.eval(), t.step(), r.seconds(), tps[0], t.trainableParamsPerStep(), t.cumulativeTrainableParams(),

@@ -80,6 +80,18 @@ public final class TaskData {
         };
     }
 
+    /**
+     * What the task's mean loss divides by over these units: examples (classify), or counted target
+     * tokens (sft; lm blocks all count maxLength). A replica's share of a batch weighs its loss by
+     * its part of the whole, so the replicas' sum is the single-process mean.
+     */
+    public long lossWeight(int[] units) {
+        if (data.task() != Task.SFT) return units.length;
+        long n = 0;
+        for (int l : batch(units).labels()) if (l != Batch.IGNORE) n++;
+        return n;
+    }
+
     /** All units in file order, in batches of {@code batchSize} (evaluation). */
     public List<Batch> sequentialBatches(int batchSize) {
         List<Batch> out = new ArrayList<>();

@@ -33,6 +33,7 @@ public final class Trainer {
     final int totalSteps;
     final Map<String, dev.xgblora.tensor.DType> sourceDtypes;
     private ProgressListener listener = ProgressListener.NONE;
+    private GradientSync sync; // null: one process
 
     // state that checkpoints carry
     int step;
@@ -76,6 +77,17 @@ public final class Trainer {
     public Trainer listener(ProgressListener l) {
         this.listener = l == null ? ProgressListener.NONE : l;
         return this;
+    }
+
+    /** Makes this trainer one replica of a data-parallel run (null: a single process). */
+    public Trainer replicas(GradientSync s) {
+        this.sync = s;
+        return this;
+    }
+
+    /** Whether this trainer writes checkpoints and evaluates: a single process, or replica 0. */
+    boolean writes() {
+        return sync == null || sync.rank() == 0;
     }
 
     /** Dtypes of the backbone weights as loaded (exports write them back in these). */
@@ -128,6 +140,8 @@ public final class Trainer {
         try (RunLog log = cfg.logFile == null ? null : new RunLog(cfg.logFile, step > 0)) {
             if (step == 0 && log != null) log.write(RunLog.record("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
                     "trainable_head", count(model.headParams())));
+            if (step == 0 && log != null && sync != null) log.write(Map.of("type", "replicas", "replicas", sync.replicas(),
+                    "global_batch", cfg.batchSize));
             long t0 = System.nanoTime();
             long tokens = 0;
             while (step < end) {
@@ -136,12 +150,12 @@ public final class Trainer {
                 tokens += oneStep(log, t0, tokens);
                 if (plan.endsRound(step, totalSteps) && scheduler.inRound()) endRound(log);
                 step++;
-                if (cfg.evalEvery > 0 && step % cfg.evalEvery == 0 && step < totalSteps) evaluateAndLog(log);
-                if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery == 0 && step < totalSteps && badSteps == 0) {
+                if (cfg.evalEvery > 0 && step % cfg.evalEvery == 0 && step < totalSteps && writes()) evaluateAndLog(log);
+                if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery == 0 && step < totalSteps && badSteps == 0 && writes()) {
                     Checkpoint.save(this, cfg.checkpointDir);
                 }
             }
-            if (step == totalSteps && valid != null) evaluateAndLog(log);
+            if (step == totalSteps && valid != null && writes()) evaluateAndLog(log);
         } finally {
             if (cfg.stop != null) cfg.stop.trainingEnded();
         }
@@ -179,7 +193,7 @@ public final class Trainer {
         maxRoundParams = Math.max(maxRoundParams, s.trainableParams());
         listener.onRound(s, mean);
         EvalResult eval = null;
-        if (cfg.evalEachRound && valid != null && step + 1 < totalSteps) {
+        if (cfg.evalEachRound && valid != null && step + 1 < totalSteps && writes()) {
             eval = evaluate();
             evals.add(eval);
             listener.onEval(step + 1, eval);
@@ -216,9 +230,20 @@ public final class Trainer {
         int epoch = order.position().epoch();
         for (int m = 0; m < cfg.gradAccum; m++) {
             scheduler.reseedDropout((long) step * cfg.gradAccum + m);
-            Batch b = train.batch(order.next());
+            int[] units = order.next();
+            int[] mine = sync == null ? units : sync.share(units);
+            if (mine.length == 0) continue; // a short last batch: this replica contributes nothing
+            // a replica's share of the mean loss is its part of the batch's loss weight
+            double part = sync == null ? 1 : (double) train.lossWeight(mine) / train.lossWeight(units);
+            Batch b = train.batch(mine);
             tokens += b.tokens().realTokens();
-            loss += model.trainStep(b, 1f / cfg.gradAccum) / cfg.gradAccum;
+            loss += model.trainStep(b, (float) (part / cfg.gradAccum)) * part / cfg.gradAccum;
+        }
+        if (sync != null) {
+            double[] scalars = {loss, tokens};
+            GradientSync.sumGradients(sync, step, all, scalars);
+            loss = scalars[0];
+            tokens = (long) scalars[1];
         }
         float l2 = scheduler.config().l2;
         if (l2 > 0) {
@@ -271,6 +296,10 @@ public final class Trainer {
                 r.put("tokens_per_s", tps);
                 r.put("round", info.round());
                 r.put("trainable_params", scheduler.adapterParams() + count(otherOpt.params()));
+                if (sync != null) {
+                    r.put("sync_bytes", sync.lastBytes());
+                    r.put("sync_seconds", sync.lastSeconds());
+                }
                 log.write(r);
             }
         }

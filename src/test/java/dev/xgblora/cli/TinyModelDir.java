@@ -20,13 +20,13 @@ import java.util.Random;
  * layers of width 16 over MiniLM's real tokenizer (so its full vocabulary), small enough for CLI
  * tests that train, export, evaluate and predict in seconds.
  */
-final class TinyModelDir {
+public final class TinyModelDir { // public: the spark module's tests use it too
     static final int VOCAB = 30522, HIDDEN = 16, LAYERS = 3, FFN = 32;
 
     private TinyModelDir() {
     }
 
-    static Path create(Path dir) throws Exception {
+    public static Path create(Path dir) throws Exception {
         InputStream tok = TinyModelDir.class.getResourceAsStream("/all-minilm-l6-v2-tokenizer.json");
         assumeTrue(tok != null, "all-minilm-l6-v2 jar (its tokenizer.json) not on the class path: skipped");
         Files.createDirectories(dir);
@@ -65,7 +65,7 @@ final class TinyModelDir {
     }
 
     /** A learnable toy sentiment file: label 1 for sentences with more positive than negative words. */
-    static Path sentiment(Path file, int n, long seed) throws Exception {
+    public static Path sentiment(Path file, int n, long seed) throws Exception {
         Random r = new Random(seed);
         String[] pos = {"good", "great", "wonderful", "charming"}, neg = {"bad", "dull", "awful", "boring"};
         String[] neutral = {"the", "film", "a", "was", "plot", "actor", "it", "scene"};
