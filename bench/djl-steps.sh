@@ -13,6 +13,7 @@ source "$here/../ci/find-jdk.sh"
 djl="$here/djl"
 if [ ! -f "$djl/target/xgblora-bench-djl-0.1.0-SNAPSHOT.jar" ] || [ -n "$(find "$djl/src" "$djl/pom.xml" -newer "$djl/target/xgblora-bench-djl-0.1.0-SNAPSHOT.jar" 2>/dev/null)" ]; then
   (cd "$djl" && mvn -B -q -ntp package >&2)
+  touch "$djl/target/xgblora-bench-djl-0.1.0-SNAPSHOT.jar" # an unchanged jar keeps its old time
 fi
 threads=2
 args=("$@")
