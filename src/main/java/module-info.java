@@ -6,6 +6,7 @@ module dev.xgblora {
     requires jdk.management; // per-thread allocated bytes for xgblora bench step
     requires info.picocli;
     requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
+    requires com.fasterxml.jackson.dataformat.yaml; // --config FILE.yaml
     requires ai.djl.tokenizers;
     requires ai.djl.api;
     // DJL's jars are automatic modules, which cannot declare what they need; on the module path the

@@ -1,14 +1,19 @@
 package dev.xgblora.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -19,8 +24,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
 /**
- * Default values from the file named by the command's {@code --config} option (JSON, or the flat
- * YAML subset described at {@link #parseYaml}): keys are long option names without the dashes
+ * Default values from the file named by the command's {@code --config} option (JSON, or YAML read
+ * by {@link #parseYaml}): keys are long option names without the dashes
  * ({@code "steps": 300}, {@code layers-per-booster: 2}); lists may be arrays; booleans switch flags.
  * Options given on the command line win, because picocli asks a default value provider only
  * for options the command line left out. Unknown keys are an error naming the key and the file.
@@ -28,6 +33,7 @@ import picocli.CommandLine.Model.OptionSpec;
 public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     public static final String OPTION = "--config";
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper YAML = new YAMLMapper();
 
     private Path loadedFrom;
     private Map<String, String> values = Map.of();
@@ -36,16 +42,38 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     public String defaultValue(ArgSpec arg) throws Exception {
         if (!(arg instanceof OptionSpec opt) || opt.longestName().equals(OPTION)) return null;
         CommandSpec cmd = arg.command();
-        OptionSpec config = cmd.findOption(OPTION);
-        Object file = config == null ? null : config.getValue();
-        if (file == null) return null;
-        Path path = Path.of(file.toString());
+        Path path = configFile(cmd);
+        if (path == null) return null;
         if (!path.equals(loadedFrom)) {
             values = load(path, cmd);
             loadedFrom = path;
         }
         return values.get(key(opt));
     }
+
+    /** The --config file; without one, a run's own settings file when resuming it ({@code --resume [DIR]}). */
+    private static Path configFile(CommandSpec cmd) {
+        OptionSpec config = cmd.findOption(OPTION);
+        Object file = config == null ? null : config.getValue();
+        if (file != null) return Path.of(file.toString());
+        OptionSpec resume = cmd.findOption(RESUME);
+        Object dir = resume == null ? null : resume.getValue();
+        if (dir == null) return null;
+        if (dir.toString().isEmpty()) {
+            OptionSpec output = cmd.findOption("--output");
+            dir = output == null ? null : output.getValue();
+            if (dir == null) return null;
+        }
+        Path settings = Path.of(dir.toString()).resolve(RUN_SETTINGS);
+        if (!Files.isRegularFile(settings)) {
+            throw new IllegalArgumentException("--resume " + dir + ": no " + RUN_SETTINGS + " there (is it the output directory of an xgblora train run?)");
+        }
+        return settings;
+    }
+
+    static final String RESUME = "--resume";
+    /** What a run writes into its output directory (TrainCommand.SETTINGS_FILE). */
+    static final String RUN_SETTINGS = "train-config.json";
 
     static String key(OptionSpec opt) {
         return opt.longestName().replaceFirst("^-+", "");
@@ -75,91 +103,70 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
         return out;
     }
 
+    /** JSON: a top-level object of option names to values. */
     static Map<String, String> parseJson(Path file, String text) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(text);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (root == null || !root.isObject()) throw new IllegalArgumentException(file + ": expected a JSON object of option names to values");
-        Map<String, String> out = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            JsonNode v = e.getValue();
-            if (v.isArray()) {
-                List<String> items = new ArrayList<>();
-                v.forEach(x -> items.add(x.asText()));
-                out.put(e.getKey(), String.join(",", items));
-            } else if (v.isObject()) {
-                throw new IllegalArgumentException(file + ": key '" + e.getKey() + "' holds an object; expected a number, string, boolean or list");
-            } else if (!v.isNull()) {
-                out.put(e.getKey(), v.asText());
-            }
-        }
-        return out;
+        return parse(file, text, JSON, "JSON");
     }
 
     /**
-     * The YAML this needs, without a YAML library: one {@code key: value} per line, {@code #}
-     * comments, values plain or quoted ('…' or "…"), lists as {@code [a, b]} or as following
-     * {@code - item} lines. Nested maps are refused with the line number.
+     * YAML through Jackson's YAML module (SnakeYAML): a top-level map of option names to values;
+     * plain or quoted scalars, lists as {@code [a, b]} or as {@code - item} lines, comments. Nested maps,
+     * lists of maps and aliases ({@code *name}) are refused naming the key and its line.
      */
-    static Map<String, String> parseYaml(Path file, String text) {
-        Map<String, String> out = new HashMap<>();
-        String listKey = null;
-        List<String> list = null;
-        String[] lines = text.split("\r?\n", -1);
-        for (int i = 0; i < lines.length; i++) {
-            String line = stripComment(lines[i]);
-            if (line.isBlank() || line.strip().equals("---")) continue;
-            String t = line.strip();
-            if (t.startsWith("- ") || t.equals("-")) {
-                if (list == null) throw new IllegalArgumentException(file + ":" + (i + 1) + ": list item outside a list");
-                list.add(unquote(t.substring(1).strip()));
-                continue;
+    static Map<String, String> parseYaml(Path file, String text) throws IOException {
+        return parse(file, text, YAML, "YAML");
+    }
+
+    private static Map<String, String> parse(Path file, String text, ObjectMapper mapper, String format) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (JsonParser p = mapper.createParser(text)) {
+            JsonToken first = p.nextToken();
+            if (first == null) return out; // an empty file sets nothing
+            if (first != JsonToken.START_OBJECT) {
+                throw new IllegalArgumentException(where(file, p) + "expected a " + format + " map of option names to values, found " + first.asString());
             }
-            if (list != null) {
-                out.put(listKey, String.join(",", list));
-                list = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                String at = where(file, p);
+                String v = value(p, at, key);
+                if (v != null) out.put(key, v);
             }
-            if (Character.isWhitespace(line.charAt(0))) {
-                throw new IllegalArgumentException(file + ":" + (i + 1) + ": nested values are not supported; use flat 'option-name: value' lines");
-            }
-            int colon = t.indexOf(':');
-            if (colon <= 0) throw new IllegalArgumentException(file + ":" + (i + 1) + ": expected 'option-name: value', found '" + t + "'");
-            String key = t.substring(0, colon).strip();
-            String value = t.substring(colon + 1).strip();
-            if (value.isEmpty()) {
-                listKey = key;
-                list = new ArrayList<>();
-            } else if (value.startsWith("[") && value.endsWith("]")) {
-                List<String> items = new ArrayList<>();
-                for (String s : value.substring(1, value.length() - 1).split(",")) if (!s.isBlank()) items.add(unquote(s.strip()));
-                out.put(key, String.join(",", items));
-            } else {
-                out.put(key, unquote(value));
-            }
+        } catch (JsonProcessingException e) {
+            JsonLocation l = e.getLocation();
+            throw new IllegalArgumentException(file + (l == null || l.getLineNr() < 1 ? "" : ":" + l.getLineNr()) + ": not valid " + format + ": "
+                    + e.getOriginalMessage(), e);
         }
-        if (list != null) out.put(listKey, String.join(",", list));
         return out;
     }
 
-    private static String stripComment(String line) {
-        boolean single = false, dbl = false;
-        for (int i = 0; i < line.length(); i++) {
-            char c = line.charAt(i);
-            if (c == '\'' && !dbl) single = !single;
-            else if (c == '"' && !single) dbl = !dbl;
-            else if (c == '#' && !single && !dbl && (i == 0 || Character.isWhitespace(line.charAt(i - 1)))) return line.substring(0, i);
+    /** The value after a key as the option's text: a scalar as written, a list joined with commas, null for null. */
+    private static String value(JsonParser p, String at, String key) throws IOException {
+        JsonToken t = p.nextToken();
+        if (t == JsonToken.START_OBJECT) {
+            throw new IllegalArgumentException(at + "key '" + key + "' holds a nested map; options are flat: 'option-name: value' (a list for list options)");
         }
-        return line;
+        if (t != JsonToken.START_ARRAY) {
+            noAlias(p, at, key);
+            return t == JsonToken.VALUE_NULL ? null : p.getText();
+        }
+        List<String> items = new ArrayList<>();
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t.isStructStart()) throw new IllegalArgumentException(at + "key '" + key + "' holds a list of lists or maps; expected a list of plain values");
+            noAlias(p, at, key);
+            items.add(p.getText());
+        }
+        return String.join(",", items);
     }
 
-    private static String unquote(String v) {
-        if (v.length() >= 2 && ((v.startsWith("\"") && v.endsWith("\"")) || (v.startsWith("'") && v.endsWith("'")))) {
-            return v.substring(1, v.length() - 1);
+    /** Jackson's tree of a YAML alias is the anchor's name, not its value: refuse rather than pass 'k' on. */
+    private static void noAlias(JsonParser p, String at, String key) throws IOException {
+        if (p instanceof YAMLParser y && y.isCurrentAlias()) {
+            throw new IllegalArgumentException(at + "key '" + key + "': YAML aliases (*" + p.getValueAsString("") + ") are not supported; write the value");
         }
-        return v;
+    }
+
+    private static String where(Path file, JsonParser p) {
+        int line = p.currentTokenLocation().getLineNr();
+        return file + (line > 0 ? ":" + line : "") + ": ";
     }
 }

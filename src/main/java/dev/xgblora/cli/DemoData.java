@@ -3,30 +3,45 @@ package dev.xgblora.cli;
 import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.ModelCache;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.security.MessageDigest;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPInputStream;
 
 /**
- * The data of the built-in default job. SST-2 ({@code sst2/train.tsv}, {@code sst2/dev.tsv}) from
- * the first data directory that has it: the {@code xgblora.data} system property, the
- * {@code XGBLORA_DATA} environment variable, {@code ../shared/data} beside the project root or the
- * working directory. Elsewhere the Rotten Tomatoes sentence-polarity corpus (Pang and Lee, the
- * corpus SST was built from; 4,000 sentences) out of Debian's {@code python3-pattern} package,
- * fetched once with {@code apt-get download} (no root needed) and split 90/10 with a fixed seed
- * into {@code <xgblora home>/data/rt-polarity/}.
+ * The data of the built-in default job, from the first of:
+ * <ol>
+ * <li>SST-2 ({@code sst2/train.tsv}, {@code sst2/dev.tsv}) in the first data directory that has it:
+ * the {@code xgblora.data} system property, the {@code XGBLORA_DATA} environment variable,
+ * {@code ../shared/data} beside the project root or the working directory;</li>
+ * <li>the SST-2 copy shipped inside the jar (gzipped, {@value #SHIPPED}), extracted once into
+ * {@code <xgblora home>/data/sst2/} and checked against its SHA-256;</li>
+ * <li>the Rotten Tomatoes sentence-polarity corpus (Pang and Lee, the corpus SST was built from;
+ * 4,000 sentences) out of Debian's {@code python3-pattern} package, fetched once with
+ * {@code apt-get download} (no root needed) and split 90/10 with a fixed seed into
+ * {@code <xgblora home>/data/rt-polarity/} (for a build without the shipped copy).</li>
+ * </ol>
  */
 public final class DemoData {
     /** Where the corpus lies inside the .deb. */
     static final String PATTERN_CSV = "usr/share/doc/python3-pattern/test/corpora/polarity-en-pang&lee2.csv";
     static final long SPLIT_SEED = 0;
+    /** Class-path folder of the shipped SST-2 (not a package name, so no module encapsulates it). */
+    static final String SHIPPED = "/xgblora-data/sst2/";
+    /** SHA-256 of the uncompressed shipped files (GLUE SST-2 as in ../shared/data/sst2). */
+    static final Map<String, String> SHIPPED_SHA256 = Map.of(
+            "train.tsv", "e981ceb4fe6c9acd1c79851d0d091b9e78103f1f2a399ca83dda27915d41c56c",
+            "dev.tsv", "84207e6be5873fb18db798cc6faec86871f5a426554650ff64a1c34e87665f6f");
 
     /** A train/dev pair and what it is. */
     public record Files2(Path train, Path dev, String name) {
@@ -62,25 +77,70 @@ public final class DemoData {
     }
 
     /**
-     * The default job's data: SST-2 when found, else the Rotten Tomatoes corpus (fetched and
-     * converted on first use). Throws with what to pass instead when neither is possible.
+     * The default job's data, in the order of the class comment. Throws with what to pass instead
+     * when none is possible.
      */
     public static Files2 resolve(java.util.function.Consumer<String> log) {
-        List<Path> candidates = candidates(System.getProperty("xgblora.data"), System.getenv(), projectRoot(), Path.of("").toAbsolutePath());
+        return resolve(candidates(System.getProperty("xgblora.data"), System.getenv(), projectRoot(), Path.of("").toAbsolutePath()),
+                ModelCache.home(), log);
+    }
+
+    static Files2 resolve(List<Path> candidates, Path home, java.util.function.Consumer<String> log) {
         Files2 sst2 = findSst2(candidates);
         if (sst2 != null) return sst2;
-        Path dir = ModelCache.home().resolve("data").resolve("rt-polarity");
+        Path shipped = home.resolve("data").resolve("sst2");
+        try {
+            if (extractShipped(shipped, log)) return new Files2(shipped.resolve("train.tsv"), shipped.resolve("dev.tsv"), "SST-2 (shipped copy, " + shipped + ")");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot extract the shipped SST-2 into " + shipped + ": " + e.getMessage(), e);
+        }
+        Path dir = home.resolve("data").resolve("rt-polarity");
         Files2 rt = new Files2(dir.resolve("train.tsv"), dir.resolve("dev.tsv"), "Rotten Tomatoes sentence polarity (" + dir + ")");
         if (Files.isRegularFile(rt.train()) && Files.isRegularFile(rt.dev())) return rt;
-        log.accept("SST-2 not found (looked in " + candidates + "); fetching the Rotten Tomatoes polarity corpus from Debian's python3-pattern");
+        log.accept("SST-2 not found (looked in " + candidates + " and the jar); fetching the Rotten Tomatoes polarity corpus from Debian's python3-pattern");
         try {
-            Path csv = fetchPatternCsv(ModelCache.home().resolve("downloads"));
+            Path csv = fetchPatternCsv(home.resolve("downloads"));
             writeSplit(csv, dir);
             return rt;
         } catch (IOException | RuntimeException e) {
             throw new IllegalStateException("no training data: SST-2 is not at " + candidates.stream().map(p -> p.resolve("sst2").toString()).toList()
-                    + " and fetching python3-pattern failed (" + e.getMessage() + "). Pass --train FILE --valid FILE (TSV/CSV with a"
+                    + " nor in the jar, and fetching python3-pattern failed (" + e.getMessage() + "). Pass --train FILE --valid FILE (TSV/CSV with a"
                     + " 'label' column, or JSONL), or point -Dxgblora.data / XGBLORA_DATA at a directory holding sst2/train.tsv and sst2/dev.tsv.", e);
+        }
+    }
+
+    /**
+     * Makes {@code dir} hold the shipped SST-2 (decompressed and checked once, written atomically);
+     * false when this build has no shipped copy.
+     */
+    static boolean extractShipped(Path dir, java.util.function.Consumer<String> log) throws IOException {
+        if (DemoData.class.getResource(SHIPPED + "train.tsv.gz") == null) return false;
+        if (Files.isRegularFile(dir.resolve("train.tsv")) && Files.isRegularFile(dir.resolve("dev.tsv"))) return true;
+        log.accept("extracting the shipped SST-2 into " + dir);
+        Files.createDirectories(dir.getParent());
+        AtomicFiles.writeDirectory(dir, tmp -> {
+            for (String name : List.of("train.tsv", "dev.tsv")) {
+                Path out = tmp.resolve(name);
+                try (InputStream in = new GZIPInputStream(DemoData.class.getResourceAsStream(SHIPPED + name + ".gz"))) {
+                    Files.copy(in, out);
+                }
+                String sha = sha256(out);
+                if (!sha.equals(SHIPPED_SHA256.get(name))) {
+                    throw new IOException("the jar's " + SHIPPED + name + ".gz decompresses to SHA-256 " + sha + ", expected " + SHIPPED_SHA256.get(name));
+                }
+            }
+        });
+        return true;
+    }
+
+    static String sha256(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -36,7 +36,10 @@ public final class InfoCommand implements Callable<Integer> {
         System.out.println("vector species:   " + vectorSpecies());
         System.out.println("kernel threads:   " + Backends.threadsProperty() + " (-Dxgblora.threads)");
         System.out.println("kernel backends:  " + String.join(", ", Backends.available()));
-        System.out.println("default backend:  " + System.getProperty("xgblora.kernels", "vector") + " (-Dxgblora.kernels)");
+        Backends.Choice c = Backends.choice();
+        System.out.println("active backend:   " + c.name() + (c.name().equals("reference") && !c.forced() ? " (SLOW fallback)" : ""));
+        System.out.println("why:              " + c.reason());
+        if (c.name().equals("reference") && !c.forced()) System.out.println("fix:              " + Backends.FIX);
         return 0;
     }
 

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 PredictCommand.class,
                 ExportCommand.class,
+                CompareCommand.class,
         })
 public final class Main implements Runnable {
 
@@ -30,6 +31,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (VectorRelaunch.wanted()) System.exit(VectorRelaunch.run(args));
         int code = new CommandLine(new Main()).setExecutionExceptionHandler(Main::reportError).execute(args);
         System.exit(code);
     }

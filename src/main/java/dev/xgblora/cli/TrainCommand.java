@@ -4,6 +4,7 @@ import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.Preset;
 import dev.xgblora.io.ModelCache;
+import dev.xgblora.io.OutputLock;
 import dev.xgblora.kernels.Backends;
 import dev.xgblora.train.DataOptions;
 import dev.xgblora.train.EncoderClassifier;
@@ -11,6 +12,8 @@ import dev.xgblora.train.FineTune;
 import dev.xgblora.train.FineTuneBuilder;
 import dev.xgblora.train.LabelMap;
 import dev.xgblora.train.LrSchedule;
+import dev.xgblora.train.StopRequest;
+import dev.xgblora.train.TrainingStoppedException;
 import dev.xgblora.train.Task;
 import dev.xgblora.train.TrainConfig;
 import java.nio.file.Path;
@@ -111,7 +114,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint every N steps into OUTPUT/checkpoints (0: never).") int checkpointEvery;
     @Option(names = "--output", paramLabel = "DIR", description = "Output directory: run.jsonl, report.html, train-config.json, labels.json, checkpoints/, merged/, adapter/ (default: runs/<time>-<method>).")
     Path output;
-    @Option(names = "--resume", description = "Continue from the newest checkpoint in OUTPUT/checkpoints.") boolean resume;
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "", paramLabel = "DIR", description = "Continue the run in DIR (default: --output) from its newest checkpoint, with the settings in DIR/train-config.json; a finished run is left as it is.") String resume;
     @Option(names = "--no-export", description = "Do not write merged/ and adapter/.") boolean noExport;
     @Option(names = "--no-baseline", description = "Skip evaluating the untrained model before training.") boolean noBaseline;
     @Option(names = "--json", description = "Progress as one JSON object per line (step, round, eval, message, final).") boolean json;
@@ -120,6 +123,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ProgressRenderer progress = ProgressRenderer.forConsole(json, quiet, Math.max(50, logEvery));
+        if (resume != null) {
+            if (!resume.isEmpty()) output = Path.of(resume);
+            if (output == null) throw new IllegalArgumentException("--resume needs the run's directory: --resume DIR");
+            if (FineTune.finished(output)) {
+                String done = "the run in " + output + " is finished; nothing to resume (results: " + output.resolve("merged") + ", "
+                        + output.resolve("adapter") + ", " + output.resolve(RunReport.FILE) + ")";
+                if (quiet) System.out.println(done);
+                else progress.onMessage(done);
+                return 0;
+            }
+        }
         boolean builtIn = train == null;
         String dataName = train == null ? null : train.getFileName().toString();
         if (builtIn) {
@@ -139,14 +153,20 @@ public final class TrainCommand implements Callable<Integer> {
         }
         FineTune.Job job = job();
         Map<String, String> settings = settings();
-        if (!resume) writeSettings(settings, output.resolve(SETTINGS_FILE));
-        String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
-        FineTuneBuilder.Outcome o = TrainRun.execute(job, Backends.defaults(), progress, settings, title, System.out, !noBaseline);
-        return o.steps() > 0 ? 0 : 1;
+        // the lock first: a second run on this directory must not overwrite its settings
+        try (OutputLock lock = OutputLock.acquire(output); StopRequest stop = StopRequest.onShutdown()) {
+            if (resume == null) writeSettings(settings, output.resolve(SETTINGS_FILE));
+            job.train().stop(stop);
+            String title = "xgblora train: " + method + " on " + dataName + (builtIn ? ", the built-in default job" : "");
+            FineTuneBuilder.Outcome o = TrainRun.execute(job, Backends.defaults(), progress, settings, title, System.out, !noBaseline);
+            return o.steps() > 0 ? 0 : 1;
+        } catch (TrainingStoppedException stopped) {
+            return 128 + 15; // SIGTERM's status; the trainer reported where it stopped and what it saved
+        }
     }
 
     /** The effective options of a run, written into its output directory; {@code xgblora export} reads them back. */
-    static final String SETTINGS_FILE = "train-config.json";
+    static final String SETTINGS_FILE = ConfigDefaults.RUN_SETTINGS;
 
     /** The job these options describe (data files and output must be set). */
     FineTune.Job job() {
@@ -166,7 +186,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
                 .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT)));
-        return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume, !noExport, !noExport);
+        return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume != null, !noExport, !noExport);
     }
 
     /** Option name → value for every option that has one (the report's settings and train-config.json). */

@@ -28,6 +28,7 @@ public final class TrainRun {
         int layers = ModelConfig.load(job.modelDir()).numLayers();
         Map<String, String> table = table(o);
         Path report = null;
+        Map<String, String> resolved = settings;
         if (o.runLog() != null && Files.isRegularFile(o.runLog())) {
             ReportData d = RunReport.fromLog(o.runLog(), layers, title);
             if (o.before() != null) {
@@ -36,7 +37,9 @@ public final class TrainRun {
                 else d.metric.addFirst(new ReportData.Point(0, o.before().perplexity()));
             }
             d.finalMetrics.putAll(table);
-            d.settings.putAll(settings);
+            int planned = d.totalSteps > 0 ? d.totalSteps : Math.max(1, o.steps());
+            resolved = RunReport.resolvedSettings(settings, job.boost().plan(planned, layers), planned);
+            d.settings.putAll(resolved);
             report = RunReport.write(d, job.outputDir());
         }
         Map<String, Object> fin = new LinkedHashMap<>();
@@ -47,11 +50,17 @@ public final class TrainRun {
         putEval(fin, "after", o.after());
         fin.put("trainable_params_per_step", o.trainableParamsPerStep());
         fin.put("trainable_params_cumulative", o.cumulativeTrainableParams());
+        fin.put("peak_rss_mib", BenchStepCommand.peakRssMib());
         fin.put("output", o.outputDir().toString());
         fin.put("report", report == null ? null : report.toString());
         fin.put("merged", o.merged() == null ? null : o.merged().toString());
         fin.put("adapter", o.adapter() == null ? null : o.adapter().toString());
         fin.put("run_log", o.runLog() == null ? null : o.runLog().toString());
+        if (o.outputDir() != null && Files.isDirectory(o.outputDir())) {
+            Map<String, Object> results = new LinkedHashMap<>(fin);
+            results.put("settings", resolved);
+            RunReport.writeResults(results, o.outputDir());
+        }
         progress.onFinal(fin);
         if (progress.mode() != ProgressRenderer.Mode.JSON) {
             out.println();
@@ -93,6 +102,8 @@ public final class TrainRun {
         t.put("trainable params per step", String.format(Locale.ROOT, "%,d", o.trainableParamsPerStep()));
         t.put("trainable params cumulative", String.format(Locale.ROOT, "%,d", o.cumulativeTrainableParams()));
         if (o.rounds() > 0) t.put("boosters merged (rounds)", String.valueOf(o.rounds()));
+        double rss = BenchStepCommand.peakRssMib();
+        if (rss > 0) t.put("peak memory (RSS)", String.format(Locale.ROOT, "%,.0f MiB", rss));
         return t;
     }
 

@@ -14,12 +14,19 @@ public final class JsonFiles {
 
     /** The parsed file (duplicate keys rejected); a parse error names the file. */
     public static JsonNode read(Path file) {
+        byte[] bytes;
         try {
-            return SafeTensorsHeader.JSON.readTree(Files.readString(file));
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            return SafeTensorsHeader.JSON.readTree(bytes);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
+            // parsing bytes in memory: a bad encoding, not an I/O failure
+            throw new IllegalArgumentException(file + ": not valid JSON text: " + e.getMessage());
         }
     }
 }

@@ -11,7 +11,6 @@ import dev.xgblora.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,6 +26,9 @@ import java.util.Map;
  * data. Validation follows the reference implementation: offsets must tile the data exactly.
  */
 record SafeTensorsHeader(Path file, long dataStart, List<Entry> entries, Map<String, String> metadata) {
+
+    /** The reference implementation's cap (safetensors' MAX_HEADER_SIZE): a larger header is refused before it is read. */
+    static final long MAX_HEADER_BYTES = 100_000_000;
 
     /** Duplicate keys are an error: a header naming a tensor twice is corrupt. */
     static final ObjectMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
@@ -60,15 +62,19 @@ record SafeTensorsHeader(Path file, long dataStart, List<Entry> entries, Map<Str
             throw new IllegalArgumentException(file + ": header length " + Long.toUnsignedString(headerLen)
                     + " runs past the end of the file (" + size + " bytes)");
         }
-        if (headerLen > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException(file + ": header length " + headerLen + " is too large");
+        if (headerLen > MAX_HEADER_BYTES) {
+            throw new IllegalArgumentException(file + ": header length " + headerLen + " exceeds the " + MAX_HEADER_BYTES
+                    + "-byte limit of the safetensors format");
         }
-        byte[] headerBytes = whole.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
         JsonNode root;
-        try {
-            root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
+        // the parser reads the mapped bytes as a stream: no copy of the header, no String of it
+        try (java.io.InputStream in = new SegmentInputStream(whole.asSlice(8, headerLen))) {
+            root = JSON.readTree(in);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(file + ": header is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            // the header is mapped memory: a failure here is its content (a bad encoding), not I/O
+            throw new IllegalArgumentException(file + ": header is not valid JSON text: " + e.getMessage());
         }
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(file + ": header is not a JSON object");
@@ -168,6 +174,31 @@ record SafeTensorsHeader(Path file, long dataStart, List<Entry> entries, Map<Str
         if (at != dataStart + dataSize) {
             throw new IllegalArgumentException(file + ": tensors cover " + (at - dataStart) + " of the "
                     + dataSize + " data bytes (data_offsets must cover the data exactly)");
+        }
+    }
+
+    /** Bytes of a memory segment as an InputStream. */
+    private static final class SegmentInputStream extends java.io.InputStream {
+        private final MemorySegment seg;
+        private long at;
+
+        SegmentInputStream(MemorySegment seg) {
+            this.seg = seg;
+        }
+
+        @Override
+        public int read() {
+            return at < seg.byteSize() ? seg.get(ValueLayout.JAVA_BYTE, at++) & 0xff : -1;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            long left = seg.byteSize() - at;
+            if (left <= 0) return len == 0 ? 0 : -1;
+            int n = (int) Math.min(len, left);
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, at, b, off, n);
+            at += n;
+            return n;
         }
     }
 

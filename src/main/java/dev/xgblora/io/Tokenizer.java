@@ -81,7 +81,13 @@ public final class Tokenizer implements AutoCloseable {
         if (v.isObject()) {
             for (Map.Entry<String, JsonNode> e : v.properties()) vocab.put(e.getKey(), e.getValue().asInt());
         } else if (v.isArray()) {
-            for (int i = 0; i < v.size(); i++) vocab.put(v.get(i).get(0).asText(), i);
+            for (int i = 0; i < v.size(); i++) {
+                JsonNode entry = v.get(i);
+                if (!entry.isArray() || !entry.path(0).isTextual()) {
+                    throw new IllegalArgumentException(file + ": model.vocab[" + i + "] is not a [token, score] pair");
+                }
+                vocab.put(entry.get(0).asText(), i);
+            }
         } else {
             throw new IllegalArgumentException(file + ": no model.vocab in tokenizer.json");
         }

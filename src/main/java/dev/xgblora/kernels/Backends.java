@@ -1,5 +1,6 @@
 package dev.xgblora.kernels;
 
+import java.lang.module.ModuleFinder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -56,7 +57,8 @@ public final class Backends {
      * The process-wide backend chosen by the system properties, created once and shared, and
      * JIT-primed once ({@code xgblora.warmup.ms}, about 1.5 s) so the first forward does not run
      * interpreted. Without the Vector API module it falls back to the reference kernels with a
-     * warning.
+     * loud warning on stderr (not when {@code -Dxgblora.kernels=reference} asked for them); {@link #choice()}
+     * says which backend and why.
      */
     public static Kernels defaults() {
         Kernels k = defaults;
@@ -70,14 +72,48 @@ public final class Backends {
     }
 
     private static Kernels fromProperties() {
-        String name = System.getProperty("xgblora.kernels", "vector").trim();
-        int threads = threadsProperty();
-        if (name.equals("vector") && !vectorApiPresent()) {
-            System.err.println("warning: jdk.incubator.vector is not available (add --add-modules jdk.incubator.vector);"
-                    + " using the slow reference kernels");
-            name = "reference";
+        Choice c = choice();
+        if (c.name().equals("reference") && !c.forced()) System.err.print(slowBanner(c.reason()));
+        return createPrimed(c.name(), threadsProperty());
+    }
+
+    /**
+     * The backend {@link #defaults()} uses and why. {@code forced}: chosen on purpose with
+     * {@code -Dxgblora.kernels}; otherwise the reference kernels are a fallback the user should hear about.
+     */
+    public record Choice(String name, String reason, boolean forced) {
+    }
+
+    /** What {@link #defaults()} picks from {@code xgblora.kernels} and the modules of this JVM. */
+    public static Choice choice() {
+        String asked = System.getProperty("xgblora.kernels");
+        boolean vector = vectorApiPresent();
+        if (asked == null || asked.isBlank() || asked.trim().equals("vector")) {
+            String how = asked == null || asked.isBlank() ? "the default" : "-Dxgblora.kernels=vector";
+            if (vector) {
+                return new Choice("vector", how + "; jdk.incubator.vector is in this JVM"
+                        + (Boolean.getBoolean("xgblora.relaunched") ? " (xgblora relaunched itself with --add-modules jdk.incubator.vector)" : ""), false);
+            }
+            return new Choice("reference", how + " is vector, but this JVM was started without --add-modules jdk.incubator.vector"
+                    + (ModuleFinder.ofSystem().find("jdk.incubator.vector").isEmpty() ? " and its runtime (" + System.getProperty("java.home") + ") has no such module" : ""),
+                    false);
         }
-        return createPrimed(name, threads);
+        return new Choice(asked.trim(), "chosen with -Dxgblora.kernels=" + asked.trim(), true);
+    }
+
+    /** How to get the vector kernels, for messages. */
+    public static final String FIX = "run through ./xgblora or the app image's bin/xgblora, or with a JDK 25 runtime:"
+            + " java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar xgblora.jar ...";
+
+    /** The warning printed when a real run falls back to the reference kernels: what, why and how to fix it. */
+    static String slowBanner(String why) {
+        String rule = "*".repeat(100) + System.lineSeparator();
+        return rule
+                + "WARNING: xgblora is running the REFERENCE kernels (scalar, double accumulation): fine for tests, very slow for training." + System.lineSeparator()
+                + "  why: " + why + System.lineSeparator()
+                + "  fix: " + FIX + System.lineSeparator()
+                + "       -Dxgblora.kernels=reference chooses them on purpose, silently." + System.lineSeparator()
+                + rule;
     }
 
     /** {@code xgblora.warmup.ms}: milliseconds of JIT warm-up for primed backends (0 = none). */

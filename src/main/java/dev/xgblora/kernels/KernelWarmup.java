@@ -18,6 +18,11 @@ import java.util.SplittableRandom;
  * packed GEMM, partial tiles, vector tails, the small-row mat-vec path, padding masks, causal
  * attention, multi-thread splits of element-wise ops), so compiled code is not thrown away
  * (deoptimized) on the first real call. Results of the priming calls are discarded.
+ *
+ * <p>The warm-up is bounded by time, so how much of it ran differs from run to run; that only
+ * changes speed, never a result: every kernel gives the same bits interpreted and compiled
+ * (lane folds in {@link Lanes}, exp/tanh in {@link FloatMath}), and the priming calls write only
+ * their own buffers.
  */
 public final class KernelWarmup {
     /** Default upper bound of {@link #prime(Kernels)}, in milliseconds (an idle machine needs ~1-2 s). */

@@ -19,7 +19,7 @@ import java.util.Arrays;
  * <p>One task per (batch, kv head): the query heads that share K and V run in the same task, so
  * K and V are packed once per task (padded rows, and transposed per key tile for the score
  * products), dK and dV sum over the group in one place, and no two tasks write the same element.
- * Every sum runs in a fixed order and exp is {@link VectorExp}, so results are the same bits for
+ * Every sum runs in a fixed order and exp is {@link FloatMath}, so results are the same bits for
  * any thread count and JIT state.
  */
 final class VectorFlashAttention {
@@ -146,7 +146,7 @@ final class VectorFlashAttention {
                     continue;
                 }
                 float mNew = Math.max(w.m[r], tileMax);
-                float alpha = VectorExp.exp(w.m[r] - mNew); // 0 on the first visible tile (m = −inf)
+                float alpha = FloatMath.exp(w.m[r] - mNew); // 0 on the first visible tile (m = −inf)
                 float sum = expShift(w.sc, at, mNew);
                 w.l[r] = w.l[r] * alpha + sum;
                 w.m[r] = mNew;
@@ -419,7 +419,7 @@ final class VectorFlashAttention {
     private static float expShift(float[] x, int at, float shift) {
         FloatVector sum = FloatVector.zero(S);
         for (int c = 0; c < BK; c += L) {
-            FloatVector e = VectorExp.exp(FloatVector.fromArray(S, x, at + c).sub(shift));
+            FloatVector e = FloatMath.exp(FloatVector.fromArray(S, x, at + c).sub(shift));
             e.intoArray(x, at + c);
             sum = sum.add(e);
         }

@@ -93,7 +93,7 @@ final class VectorOps {
         FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         int j = 0;
         for (; j + L <= n; j += L) mv = mv.max(ld(xs, x + j));
-        float max = mv.reduceLanes(VectorOperators.MAX);
+        float max = Lanes.max(mv);
         for (; j < n; j++) max = Math.max(max, get(xs, x + j));
         return max;
     }
@@ -103,13 +103,13 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) {
-            FloatVector e = ld(xs, x + j).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatMath.exp(ld(xs, x + j).sub(max));
             st(e, os, o + j);
             acc = acc.add(e);
         }
         float sum = Lanes.sum(acc);
         for (; j < n; j++) {
-            float e = (float) Math.exp(get(xs, x + j) - max);
+            float e = FloatMath.exp(get(xs, x + j) - max);
             set(os, o + j, e);
             sum += e;
         }
@@ -348,10 +348,6 @@ final class VectorOps {
 
     // ---- SiLU and SwiGLU ------------------------------------------------------------------------
 
-    private static float sigmoid(float v) {
-        return (float) (1 / (1 + Math.exp(-v)));
-    }
-
     /** y = silu(x) (up == null) or silu(x)·up. */
     static void siluForward(KernelPool pool, Operand x, Operand up, Operand y) {
         requireSameShape(x, y, "siluForward");
@@ -360,13 +356,13 @@ final class VectorOps {
             int i = s;
             for (; i + L <= e; i += L) {
                 FloatVector v = ld(x.seg(), x.offset() + i);
-                FloatVector r = v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                FloatVector r = v.mul(FloatMath.sigmoid(v));
                 if (up != null) r = r.mul(ld(up.seg(), up.offset() + i));
                 st(r, y.seg(), y.offset() + i);
             }
             for (; i < e; i++) {
                 float v = get(x.seg(), x.offset() + i);
-                float r = v * sigmoid(v);
+                float r = v * FloatMath.sigmoid(v);
                 if (up != null) r *= get(up.seg(), up.offset() + i);
                 set(y.seg(), y.offset() + i, r);
             }
@@ -384,7 +380,7 @@ final class VectorOps {
             int i = s;
             for (; i + L <= e; i += L) {
                 FloatVector v = ld(x.seg(), x.offset() + i), d = ld(dy.seg(), dy.offset() + i);
-                FloatVector sg = FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                FloatVector sg = FloatMath.sigmoid(v);
                 if (dx != null) {
                     // silu'(x) = s·(1 + x·(1 − s))
                     FloatVector grad = sg.mul(v.mul(sg.neg().add(1f)).add(1f));
@@ -394,7 +390,7 @@ final class VectorOps {
                 if (dup != null) st(d.fma(v.mul(sg), ld(dup.seg(), dup.offset() + i)), dup.seg(), dup.offset() + i);
             }
             for (; i < e; i++) {
-                float v = get(x.seg(), x.offset() + i), d = get(dy.seg(), dy.offset() + i), sg = sigmoid(v);
+                float v = get(x.seg(), x.offset() + i), d = get(dy.seg(), dy.offset() + i), sg = FloatMath.sigmoid(v);
                 if (dx != null) {
                     float dd = up == null ? d : d * get(up.seg(), up.offset() + i);
                     set(dx.seg(), dx.offset() + i, get(dx.seg(), dx.offset() + i) + dd * sg * (1 + v * (1 - sg)));
@@ -414,14 +410,14 @@ final class VectorOps {
             for (; i + L <= e; i += L) {
                 FloatVector v = ld(x.seg(), xo + i);
                 FloatVector cdf = tanhApprox
-                        ? v.mul(v).fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v).lanewise(VectorOperators.TANH).add(1f).mul(0.5f)
+                        ? FloatMath.tanh(v.mul(v).fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v)).add(1f).mul(0.5f)
                         : erf(v.mul(INV_SQRT_2)).add(1f).mul(0.5f);
                 st(v.mul(cdf), y.seg(), yo + i);
             }
             for (; i < e; i++) {
                 float v = get(x.seg(), xo + i);
                 float cdf = tanhApprox
-                        ? 0.5f * (1 + (float) Math.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)))
+                        ? 0.5f * (1 + FloatMath.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)))
                         : 0.5f * (1 + erf(v * INV_SQRT_2));
                 set(y.seg(), yo + i, v * cdf);
             }
@@ -439,13 +435,13 @@ final class VectorOps {
                 FloatVector grad;
                 if (tanhApprox) {
                     FloatVector v2 = v.mul(v);
-                    FloatVector t = v2.fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v).lanewise(VectorOperators.TANH);
+                    FloatVector t = FloatMath.tanh(v2.fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v));
                     FloatVector dinner = v2.fma(3 * 0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI);
                     // 0.5(1+t) + 0.5x(1−t²)·dinner
                     grad = t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul(dinner));
                 } else {
                     FloatVector cdf = erf(v.mul(INV_SQRT_2)).add(1f).mul(0.5f);
-                    FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+                    FloatVector pdf = FloatMath.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
                     grad = v.fma(pdf, cdf);
                 }
                 st(ld(dy.seg(), dyo + i).fma(grad, ld(dx.seg(), dxo + i)), dx.seg(), dxo + i);
@@ -454,10 +450,10 @@ final class VectorOps {
                 float v = get(x.seg(), xo + i);
                 float grad;
                 if (tanhApprox) {
-                    float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
+                    float t = FloatMath.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
                     grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715f * v * v);
                 } else {
-                    grad = 0.5f * (1 + erf(v * INV_SQRT_2)) + v * (float) Math.exp(-0.5f * v * v) * INV_SQRT_2PI;
+                    grad = 0.5f * (1 + erf(v * INV_SQRT_2)) + v * FloatMath.exp(-0.5f * v * v) * INV_SQRT_2PI;
                 }
                 set(dx.seg(), dxo + i, get(dx.seg(), dxo + i) + get(dy.seg(), dyo + i) * grad);
             }
@@ -473,7 +469,7 @@ final class VectorOps {
         FloatVector t = FloatVector.broadcast(S, 1f).div(ax.fma(P, 1f));
         FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
                 .fma(t, FloatVector.broadcast(S, A1)).mul(t);
-        FloatVector y = poly.mul(ax.mul(ax).neg().lanewise(VectorOperators.EXP)).neg().add(1f);
+        FloatVector y = poly.mul(FloatMath.exp(ax.mul(ax).neg())).neg().add(1f);
         return y.blend(y.neg(), x.compare(VectorOperators.LT, 0f));
     }
 
@@ -481,7 +477,7 @@ final class VectorOps {
         float ax = Math.abs(x);
         float t = 1f / (1f + P * ax);
         float poly = ((((A5 * t + A4) * t + A3) * t + A2) * t + A1) * t;
-        return Math.copySign(1f - poly * (float) Math.exp(-ax * ax), x);
+        return Math.copySign(1f - poly * FloatMath.exp(-ax * ax), x);
     }
 
     // ---- Cross-entropy --------------------------------------------------------------------------
@@ -495,7 +491,7 @@ final class VectorOps {
                 if (targets[i] == ignoreIndex) continue;
                 long r = row(logits, i);
                 float max = rowMax(logits.seg(), r, v);
-                double lse = Math.log(sumExp(logits.seg(), r, v, max)) + max;
+                double lse = StrictMath.log(sumExp(logits.seg(), r, v, max)) + max;
                 rowLoss[i] = lse - get(logits.seg(), r + targets[i]);
             }
         });
@@ -514,9 +510,9 @@ final class VectorOps {
     private static float sumExp(MemorySegment s, long r, int n, float max) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j + L <= n; j += L) acc = acc.add(ld(s, r + j).sub(max).lanewise(VectorOperators.EXP));
+        for (; j + L <= n; j += L) acc = acc.add(FloatMath.exp(ld(s, r + j).sub(max)));
         float sum = Lanes.sum(acc);
-        for (; j < n; j++) sum += (float) Math.exp(get(s, r + j) - max);
+        for (; j < n; j++) sum += FloatMath.exp(get(s, r + j) - max);
         return sum;
     }
 
@@ -534,11 +530,11 @@ final class VectorOps {
                 FloatVector kv = FloatVector.broadcast(S, k);
                 int j = 0;
                 for (; j + L <= v; j += L) {
-                    FloatVector p = ld(logits.seg(), r + j).sub(max).lanewise(VectorOperators.EXP);
+                    FloatVector p = FloatMath.exp(ld(logits.seg(), r + j).sub(max));
                     st(p.fma(kv, ld(dlogits.seg(), d + j)), dlogits.seg(), d + j);
                 }
                 for (; j < v; j++) {
-                    set(dlogits.seg(), d + j, get(dlogits.seg(), d + j) + (float) Math.exp(get(logits.seg(), r + j) - max) * k);
+                    set(dlogits.seg(), d + j, get(dlogits.seg(), d + j) + FloatMath.exp(get(logits.seg(), r + j) - max) * k);
                 }
                 long t = d + targets[i];
                 set(dlogits.seg(), t, get(dlogits.seg(), t) - scale);
@@ -598,7 +594,7 @@ final class VectorOps {
         requireSameShape(p, m, "adamwStep");
         requireSameShape(p, v, "adamwStep");
         if (step < 1) throw new IllegalArgumentException("adamwStep: step counts from 1, got " + step);
-        float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
+        float bc1 = (float) (1 - StrictMath.pow(beta1, step)), bc2 = (float) (1 - StrictMath.pow(beta2, step));
         float decay = 1 - lr * weightDecay, stepSize = lr / bc1, invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
         float b1c = 1 - beta1, b2c = 1 - beta2;
         pool.forRange(p.cols(), FLAT_GRAIN, (s, e) -> {

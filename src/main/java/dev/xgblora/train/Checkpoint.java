@@ -6,6 +6,7 @@ import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.SafeTensorsWriter;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.model.Param;
+import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,9 +37,23 @@ public final class Checkpoint {
 
     public static Path save(Trainer t, Path root) {
         if (root == null) throw new IllegalArgumentException("checkpointing needs a checkpoint directory");
-        String name = "checkpoint-" + t.step;
+        String name = dirName(t.step);
         Path target = root.resolve(name);
         if (Files.exists(target)) deleteTree(target);
+        removeTemporaries(root);
+        try {
+            write(t, target);
+            AtomicFiles.writeString(root.resolve(LATEST), name + "\n");
+        } catch (UncheckedIOException e) {
+            Path previous = latest(root);
+            throw new UncheckedIOException("checkpoint at step " + t.step + " not written: " + e.getMessage() + "; "
+                    + (previous == null ? "there is no earlier checkpoint" : "the previous one, " + previous + ", is intact"), e.getCause());
+        }
+        pruneOlder(root, t.step);
+        return target;
+    }
+
+    private static void write(Trainer t, Path target) {
         AtomicFiles.writeDirectory(target, tmp -> {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (AdamW.Slot s : t.otherOpt.slots()) {
@@ -90,11 +105,8 @@ public final class Checkpoint {
             meta.put("cumulative_params", t.scheduler.cumulativeParams());
             meta.put("boosters", boosters);
             meta.put("losses", t.losses);
-            Files.writeString(tmp.resolve(META), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
+            AtomicFiles.writeString(tmp.resolve(META), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
         });
-        AtomicFiles.writeString(root.resolve(LATEST), name + "\n");
-        pruneOlder(root, t.step);
-        return target;
     }
 
     /** The newest checkpoint under {@code root} (via {@code latest}), or null when there is none. */
@@ -102,55 +114,83 @@ public final class Checkpoint {
         Path pointer = root.resolve(LATEST);
         if (!Files.isRegularFile(pointer)) return null;
         try {
-            Path dir = root.resolve(Files.readString(pointer).trim());
+            String name = Files.readString(pointer).trim();
+            if (!name.matches("checkpoint-\\d+")) {
+                throw new IllegalArgumentException(pointer + ": expected the name of a checkpoint directory (checkpoint-N), found '"
+                        + (name.length() > 40 ? name.substring(0, 40) + "..." : name) + "'");
+            }
+            Path dir = root.resolve(name);
             return Files.isDirectory(dir) ? dir : null;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + pointer, e);
         }
     }
 
+    /** The directory name of the checkpoint after {@code step} steps. */
+    static String dirName(int step) {
+        return "checkpoint-" + step;
+    }
+
     /**
      * Restores {@code t} (freshly built from the same base model, data and settings) to the state
-     * saved in {@code dir} (a checkpoint directory, or a root holding {@code latest}).
+     * saved in {@code dir} (a checkpoint directory, or a root holding {@code latest}). Every key of
+     * state.json and every tensor (name, dtype, shape) is checked before anything is changed.
      */
-    @SuppressWarnings("unchecked")
     public static void restore(Trainer t, Path dir) {
         dir = resolve(dir);
         if (t.step != 0) throw new IllegalStateException("restore into a trainer that has not run yet");
-        Map<String, Object> meta = readMeta(dir);
+        Meta meta = readMeta(dir);
         checkSameRun(dir, meta, t.plan.describe(), t.totalSteps, t.cfg.seed);
         checkSameBase(dir, meta, t.cfg.baseModelSha256);
+        int step = meta.integer("step", 0, t.totalSteps);
+        int badSteps = meta.integer("bad_steps", 0, Integer.MAX_VALUE);
+        double lossSum = meta.number("round_loss_sum");
+        int lossCount = meta.integer("round_loss_count", 0, Integer.MAX_VALUE);
+        DataOrder.Position position = new DataOrder.Position(meta.integer("epoch", 0, Integer.MAX_VALUE),
+                meta.integer("batch", 0, Integer.MAX_VALUE));
+        long otherStep = meta.longValue("other_opt_step");
+        long boosterStep = meta.longValue("booster_opt_step");
+        long cumulative = meta.longValue("cumulative_params");
+        boolean roundOpen = meta.bool("round_open");
+        int round = meta.integer("round", -1, Integer.MAX_VALUE);
+        List<Double> losses = new ArrayList<>();
+        for (Object o : meta.list("losses")) losses.add(o instanceof Number n ? n.doubleValue() : Double.NaN);
+        if (losses.size() != step) throw meta.bad("losses", "holds " + losses.size() + " values for " + step + " steps");
         try (WeightStore st = WeightStore.open(dir.resolve(STATE))) {
             for (AdamW.Slot s : t.otherOpt.slots()) {
-                s.param().value().copyFrom(need(st, "param/" + s.param().name()));
-                s.m().copyFrom(need(st, "m/" + s.param().name()));
-                s.v().copyFrom(need(st, "v/" + s.param().name()));
+                Tensor p = need(st, "param/" + s.param().name(), s.param().value());
+                Tensor m = need(st, "m/" + s.param().name(), s.m());
+                Tensor v = need(st, "v/" + s.param().name(), s.v());
+                s.param().value().copyFrom(p);
+                s.m().copyFrom(m);
+                s.v().copyFrom(v);
             }
-            t.otherOpt.setStepCount(((Number) meta.get("other_opt_step")).longValue());
+            t.otherOpt.setStepCount(otherStep);
             List<Booster> merged = boosters(meta, st);
-            long cumulative = ((Number) meta.get("cumulative_params")).longValue();
+            checkModules(meta, merged, t.model.linears());
             t.scheduler.restore(merged, cumulative);
             for (Param p : t.scheduler.touchedWeights()) {
-                if (st.has("touched/" + p.name())) p.ensureWritableF32().copyFrom(st.tensor("touched/" + p.name()));
+                String name = "touched/" + p.name();
+                if (st.has(name)) p.ensureWritableF32().copyFrom(need(st, name, DType.F32, p.value().shape()));
             }
-            if (Boolean.TRUE.equals(meta.get("round_open"))) {
-                t.beginRound(((Number) meta.get("round")).intValue());
+            if (roundOpen) {
+                t.beginRound(round);
                 t.scheduler.setCumulativeParams(cumulative);
                 for (AdamW.Slot s : t.boosterOpt.slots()) {
-                    s.param().value().copyFrom(need(st, "round/" + s.param().name()));
-                    s.m().copyFrom(need(st, "round_m/" + s.param().name()));
-                    s.v().copyFrom(need(st, "round_v/" + s.param().name()));
+                    s.param().value().copyFrom(need(st, "round/" + s.param().name(), s.param().value()));
+                    s.m().copyFrom(need(st, "round_m/" + s.param().name(), s.m()));
+                    s.v().copyFrom(need(st, "round_v/" + s.param().name(), s.v()));
                 }
-                t.boosterOpt.setStepCount(((Number) meta.get("booster_opt_step")).longValue());
+                t.boosterOpt.setStepCount(boosterStep);
             }
         }
-        t.step = ((Number) meta.get("step")).intValue();
-        t.badSteps = ((Number) meta.get("bad_steps")).intValue();
-        t.roundLossSum = ((Number) meta.get("round_loss_sum")).doubleValue();
-        t.roundLossCount = ((Number) meta.get("round_loss_count")).intValue();
-        t.order.seek(new DataOrder.Position(((Number) meta.get("epoch")).intValue(), ((Number) meta.get("batch")).intValue()));
+        t.step = step;
+        t.badSteps = badSteps;
+        t.roundLossSum = lossSum;
+        t.roundLossCount = lossCount;
+        t.order.seek(position);
         t.losses.clear();
-        for (Object o : (List<Object>) meta.get("losses")) t.losses.add(o instanceof Number n ? n.doubleValue() : Double.NaN);
+        t.losses.addAll(losses);
     }
 
     /** A checkpoint directory itself, or the newest under a root holding {@code latest}. */
@@ -160,56 +200,187 @@ public final class Checkpoint {
         return dir;
     }
 
-    @SuppressWarnings("unchecked")
-    static Map<String, Object> readMeta(Path dir) {
+    /** state.json of a checkpoint directory, parsed (typed access through {@link Meta}). */
+    static Meta readMeta(Path dir) {
+        Path file = dir.resolve(META);
+        Object root;
         try {
-            return JSON.readValue(dir.resolve(META).toFile(), LinkedHashMap.class);
+            root = JSON.readValue(file.toFile(), Object.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + dir.resolve(META) + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
+        if (!(root instanceof Map<?, ?> m)) throw new IllegalArgumentException(file + ": expected a JSON object");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> map = (Map<String, Object>) m;
+        return new Meta(file, "", map);
     }
 
     /** Refuses a checkpoint made with another schedule, step count or seed. */
-    static void checkSameRun(Path dir, Map<String, Object> meta, String plan, int totalSteps, long seed) {
-        if (!plan.equals(meta.get("plan")) || ((Number) meta.get("total_steps")).intValue() != totalSteps
-                || ((Number) meta.get("seed")).longValue() != seed) {
-            throw new IllegalArgumentException("checkpoint " + dir + " was made by a different run (" + meta.get("plan") + ", "
-                    + meta.get("total_steps") + " steps, seed " + meta.get("seed") + "), not " + plan + ", " + totalSteps
-                    + " steps, seed " + seed);
+    static void checkSameRun(Path dir, Meta meta, String plan, int totalSteps, long seed) {
+        String savedPlan = meta.string("plan");
+        int savedSteps = totalSteps(meta);
+        long savedSeed = meta.longValue("seed");
+        if (!plan.equals(savedPlan) || savedSteps != totalSteps || savedSeed != seed) {
+            throw new IllegalArgumentException("checkpoint " + dir.resolve(META) + " was made by a different run (" + savedPlan + ", "
+                    + savedSteps + " steps, seed " + savedSeed + "), not " + plan + ", " + totalSteps + " steps, seed " + seed);
         }
     }
 
     /** Refuses a checkpoint whose recorded base hash differs from {@code baseSha256} (either unknown: no check). */
-    static void checkSameBase(Path dir, Map<String, Object> meta, String baseSha256) {
-        Object recorded = meta.get("base_model_sha256");
+    static void checkSameBase(Path dir, Meta meta, String baseSha256) {
+        String recorded = meta.optionalString("base_model_sha256");
         if (recorded != null && baseSha256 != null && !recorded.equals(baseSha256)) {
             throw new IllegalArgumentException("checkpoint " + dir.resolve(META) + " was made on a base model whose weights have SHA-256 "
                     + recorded + ", but the model given has " + baseSha256 + ": a different base model; use the one the run trained on");
         }
     }
 
-    static int totalSteps(Map<String, Object> meta) {
-        return ((Number) meta.get("total_steps")).intValue();
+    static int totalSteps(Meta meta) {
+        return meta.integer("total_steps", 1, Integer.MAX_VALUE);
     }
 
-    /** The boosters merged before the checkpoint, in merge order. */
-    @SuppressWarnings("unchecked")
-    static List<Booster> boosters(Map<String, Object> meta, WeightStore st) {
+    /** The boosters merged before the checkpoint, in merge order (factor shapes checked against their metadata). */
+    static List<Booster> boosters(Meta meta, WeightStore st) {
         List<Booster> merged = new ArrayList<>();
-        List<Map<String, Object>> bs = (List<Map<String, Object>>) meta.get("boosters");
+        List<Object> bs = meta.list("boosters");
         for (int i = 0; i < bs.size(); i++) {
-            Map<String, Object> m = bs.get(i);
-            merged.add(new Booster(((Number) m.get("round")).intValue(), (String) m.get("module"), ((Number) m.get("layer")).intValue(),
-                    ((Number) m.get("rank")).intValue(), ((Number) m.get("in")).intValue(), ((Number) m.get("out")).intValue(),
-                    ((Number) m.get("factor")).floatValue(), need(st, "booster/" + i + "/a").toFloatArray(),
-                    need(st, "booster/" + i + "/b").toFloatArray(), ((Number) m.get("delta_norm")).doubleValue()));
+            Meta m = meta.object("boosters", i);
+            int rank = m.integer("rank", 1, Integer.MAX_VALUE), in = m.integer("in", 1, Integer.MAX_VALUE);
+            int out = m.integer("out", 1, Integer.MAX_VALUE);
+            merged.add(new Booster(m.integer("round", 0, Integer.MAX_VALUE), m.string("module"), m.integer("layer", 0, Integer.MAX_VALUE),
+                    rank, in, out, (float) m.number("factor"), need(st, "booster/" + i + "/a", DType.F32, rank, in).toFloatArray(),
+                    need(st, "booster/" + i + "/b", DType.F32, out, rank).toFloatArray(), m.number("delta_norm")));
         }
         return merged;
     }
 
-    static Tensor need(WeightStore st, String name) {
+    /** Each booster names a linear of this model, of its shape. */
+    static void checkModules(Meta meta, List<Booster> merged, List<dev.xgblora.model.Linear> linears) {
+        Map<String, long[]> shapes = new java.util.HashMap<>();
+        for (dev.xgblora.model.Linear l : linears) shapes.put(l.name(), l.weight().value().shape());
+        for (int i = 0; i < merged.size(); i++) {
+            Booster b = merged.get(i);
+            long[] s = shapes.get(b.module());
+            if (s == null) throw meta.object("boosters", i).bad("module", "names '" + b.module() + "', which is not a linear of the model");
+            if (s[0] != b.out() || s[1] != b.in()) {
+                throw meta.object("boosters", i).bad("in", "and 'out' say " + b.in() + " -> " + b.out() + ", but " + b.module()
+                        + " is " + s[1] + " -> " + s[0]);
+            }
+        }
+    }
+
+    /** A tensor of the checkpoint, which must exist with the dtype and shape of {@code like}. */
+    static Tensor need(WeightStore st, String name, Tensor like) {
+        return need(st, name, like.dtype(), like.shape());
+    }
+
+    static Tensor need(WeightStore st, String name, DType dtype, long... shape) {
         if (!st.has(name)) throw new IllegalArgumentException("checkpoint " + st.source() + " lacks tensor '" + name + "'");
+        long[] got = st.shape(name);
+        String gotType = st.dtypeName(name);
+        if (!gotType.equals(dtype.safetensorsName()) || !java.util.Arrays.equals(got, shape)) {
+            throw new IllegalArgumentException("checkpoint " + st.source() + ": tensor '" + name + "' is " + gotType
+                    + java.util.Arrays.toString(got) + ", expected " + dtype.safetensorsName() + java.util.Arrays.toString(shape));
+        }
         return st.tensor(name);
+    }
+
+    /** Removes what a process killed while writing a checkpoint left behind (temporaries never renamed). */
+    private static void removeTemporaries(Path root) {
+        if (!Files.isDirectory(root)) return;
+        try (var s = Files.list(root)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(".checkpoint-") || n.startsWith("." + LATEST + ".")) AtomicFiles.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Typed, checked access to a JSON object of state.json: a missing key or a value of the wrong
+     * type is an error naming the file and the key (its path for nested objects).
+     */
+    static final class Meta {
+        private final Path file;
+        private final String prefix;
+        private final Map<String, Object> m;
+
+        Meta(Path file, String prefix, Map<String, Object> m) {
+            this.file = file;
+            this.prefix = prefix;
+            this.m = m;
+        }
+
+        IllegalArgumentException bad(String key, String what) {
+            return new IllegalArgumentException(file + ": key '" + prefix + key + "' " + what);
+        }
+
+        private Object get(String key) {
+            Object v = m.get(key);
+            if (v == null) throw bad(key, m.containsKey(key) ? "is null" : "is missing");
+            return v;
+        }
+
+        private Number numberValue(String key) {
+            Object v = get(key);
+            if (!(v instanceof Number n)) throw bad(key, "is not a number: " + abbreviate(v));
+            return n;
+        }
+
+        long longValue(String key) {
+            Number n = numberValue(key);
+            if (!(n instanceof Integer || n instanceof Long)) throw bad(key, "is not an integer: " + n);
+            return n.longValue();
+        }
+
+        int integer(String key, int min, int max) {
+            long v = longValue(key);
+            if (v < min || v > max) throw bad(key, "is " + v + ", outside [" + min + ", " + max + "]");
+            return (int) v;
+        }
+
+        double number(String key) {
+            Object v = get(key);
+            if ("NaN".equals(v)) return Double.NaN;
+            return numberValue(key).doubleValue();
+        }
+
+        boolean bool(String key) {
+            if (!(get(key) instanceof Boolean b)) throw bad(key, "is not true or false: " + abbreviate(m.get(key)));
+            return b;
+        }
+
+        /** The string under {@code key}, or null when it is absent (keys older checkpoints lack). */
+        String optionalString(String key) {
+            return m.get(key) == null ? null : string(key);
+        }
+
+        String string(String key) {
+            if (!(get(key) instanceof String s)) throw bad(key, "is not a string: " + abbreviate(m.get(key)));
+            return s;
+        }
+
+        @SuppressWarnings("unchecked")
+        List<Object> list(String key) {
+            if (!(get(key) instanceof List<?> l)) throw bad(key, "is not a list: " + abbreviate(m.get(key)));
+            return (List<Object>) l;
+        }
+
+        @SuppressWarnings("unchecked")
+        Meta object(String key, int index) {
+            Object v = list(key).get(index);
+            if (!(v instanceof Map<?, ?> o)) throw bad(key + "[" + index + "]", "is not a JSON object: " + abbreviate(v));
+            return new Meta(file, prefix + key + "[" + index + "].", (Map<String, Object>) o);
+        }
+
+        private static String abbreviate(Object v) {
+            String s = String.valueOf(v);
+            return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+        }
     }
 
     private static void pruneOlder(Path root, int keepFrom) {

@@ -33,7 +33,7 @@ public final class CheckpointExport {
      */
     public static Written export(FineTune.Job job, LabelMap labels, Path checkpoint, Kernels k, Path merged, Path adapter) {
         Path dir = Checkpoint.resolve(checkpoint);
-        Map<String, Object> meta = Checkpoint.readMeta(dir);
+        Checkpoint.Meta meta = Checkpoint.readMeta(dir);
         Task task = job.data().task();
         if (task == Task.CLASSIFY && labels == null) throw new IllegalArgumentException("exporting a classifier needs the run's labels.json");
         ModelConfig mc = ModelConfig.load(job.modelDir());
@@ -47,10 +47,12 @@ public final class CheckpointExport {
             Checkpoint.checkSameRun(dir, meta, s.plan().describe(), totalSteps, cfg.seed);
             Checkpoint.checkSameBase(dir, meta, dev.xgblora.io.ModelIdentity.sha256(job.modelDir()));
             restoreWeights(model, st);
-            s.restore(Checkpoint.boosters(meta, st), ((Number) meta.get("cumulative_params")).longValue());
-            if (Boolean.TRUE.equals(meta.get("round_open"))) {
-                s.begin(((Number) meta.get("round")).intValue());
-                for (Param p : s.roundParams()) p.value().copyFrom(Checkpoint.need(st, "round/" + p.name()));
+            List<dev.xgblora.adapt.Booster> boosters = Checkpoint.boosters(meta, st);
+            Checkpoint.checkModules(meta, boosters, model.linears());
+            s.restore(boosters, meta.longValue("cumulative_params"));
+            if (meta.bool("round_open")) {
+                s.begin(meta.integer("round", 0, Integer.MAX_VALUE));
+                for (Param p : s.roundParams()) p.value().copyFrom(Checkpoint.need(st, "round/" + p.name(), p.value()));
                 s.end();
             }
             Path m = null, a = null;
@@ -66,7 +68,7 @@ public final class CheckpointExport {
                 ModelExport.writeAdapter(model, s.boosters(), adapter, job.modelDir());
                 a = adapter;
             }
-            return new Written(m, a, ((Number) meta.get("step")).intValue());
+            return new Written(m, a, meta.integer("step", 0, totalSteps));
         }
     }
 
@@ -79,7 +81,7 @@ public final class CheckpointExport {
             if (key == null) continue;
             Param p = byName.get(key);
             if (p == null) throw new IllegalArgumentException("checkpoint " + st.source() + " holds '" + key + "', which the model lacks");
-            p.ensureWritableF32().copyFrom(st.tensor(name));
+            p.ensureWritableF32().copyFrom(Checkpoint.need(st, name, dev.xgblora.tensor.DType.F32, p.value().shape()));
         }
     }
 }

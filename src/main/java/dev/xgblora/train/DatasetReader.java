@@ -35,8 +35,26 @@ public final class DatasetReader {
                 throw new IllegalArgumentException(file + ": plain text files serve the lm task only; use .tsv, .csv or .jsonl for " + opt.task().name().toLowerCase(Locale.ROOT));
             }
             return new Dataset(file, opt.task(), List.of(Example.text(Files.readString(file, StandardCharsets.UTF_8), 1)), opt.labels(), 0);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new MalformedDataException(file, firstNonUtf8Line(file), "not UTF-8 text");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The line holding the first byte sequence that is not UTF-8 (for the error message). */
+    private static int firstNonUtf8Line(Path file) {
+        try {
+            byte[] b = Files.readAllBytes(file);
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(b);
+            java.nio.CharBuffer out = java.nio.CharBuffer.allocate(b.length + 1);
+            java.nio.charset.CoderResult r = StandardCharsets.UTF_8.newDecoder().decode(in, out, true);
+            int end = r.isError() ? in.position() : b.length;
+            int line = 1;
+            for (int i = 0; i < end; i++) if (b[i] == '\n') line++;
+            return line;
+        } catch (IOException e) {
+            return 0;
         }
     }
 
@@ -131,7 +149,12 @@ public final class DatasetReader {
 
     static int labelId(Path file, int line, String label, DataOptions opt) {
         if (label.isEmpty()) throw new MalformedDataException(file, line, "empty label");
-        int id = opt.labels().idOf(label);
+        int id;
+        try {
+            id = opt.labels().idOf(label);
+        } catch (IllegalArgumentException e) {
+            throw new MalformedDataException(file, line, e.getMessage());
+        }
         if (id < 0) throw new MalformedDataException(file, line, "label '" + label + "' not seen in training data " + opt.labels().asMap().keySet());
         return id;
     }

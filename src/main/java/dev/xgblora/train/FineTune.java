@@ -1,7 +1,10 @@
 package dev.xgblora.train;
 
 import dev.xgblora.adapt.BoostConfig;
+import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.ModelConfig;
+import dev.xgblora.io.ModelIdentity;
+import dev.xgblora.io.OutputLock;
 import dev.xgblora.io.Tokenizer;
 import dev.xgblora.io.WeightStore;
 import dev.xgblora.kernels.Kernels;
@@ -12,6 +15,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * One fine-tuning job from files to files: loads the model directory and tokenizer, reads the
@@ -65,38 +69,66 @@ public final class FineTune {
             LabelMap labels = train.labels().freeze();
             Dataset valid = job.validFile() == null ? null : DatasetReader.read(job.validFile(), job.data().withLabels(labels));
             Files.createDirectories(job.outputDir());
-            if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
-            TrainConfig cfg = job.train();
-            if (cfg.baseModelSha256 == null) cfg.baseModelSha256 = dev.xgblora.io.ModelIdentity.sha256(job.modelDir());
-            if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
-            if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
-            TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
-            Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
-                    valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
-            listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
-            if (job.resume()) {
-                Path latest = Checkpoint.latest(cfg.checkpointDir);
-                if (latest == null) throw new IllegalArgumentException("--resume: no checkpoint under " + cfg.checkpointDir);
-                Checkpoint.restore(t, latest);
-                listener.onMessage("resumed from " + latest + " at step " + t.step());
+            try (OutputLock lock = OutputLock.acquire(job.outputDir())) {
+                return train(job, k, listener, mc, store, enc, train, valid, labels, t0);
             }
-            t.run();
-            listener.onMessage(String.format("trainable parameters per step: %,d; cumulative over the run: %,d",
-                    t.trainableParamsPerStep(), t.cumulativeTrainableParams()));
-            if (job.exportModel()) {
-                Path merged = job.outputDir().resolve("merged");
-                ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);
-                listener.onMessage("merged model written to " + merged);
-            }
-            if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {
-                Path adapter = job.outputDir().resolve("adapter");
-                ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir());
-                listener.onMessage("PEFT adapter written to " + adapter);
-            }
-            EvalResult last = t.evals().isEmpty() ? null : t.evals().get(t.evals().size() - 1);
-            return new Result(last, t, job.outputDir(), (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         }
+    }
+
+    /** The part of {@link #run} that writes into the (locked) output directory. */
+    private static Result train(Job job, Kernels k, ProgressListener listener, ModelConfig mc, WeightStore store, TextEncoder enc,
+                                Dataset train, Dataset valid, LabelMap labels, long t0) throws IOException {
+        Task task = job.data().task();
+        if (job.resume() && finished(job.outputDir())) {
+            throw new IllegalArgumentException("the run in " + job.outputDir() + " is finished; nothing to resume");
+        }
+        if (task == Task.CLASSIFY) labels.save(job.outputDir().resolve("labels.json"));
+        TrainConfig cfg = job.train();
+        if (cfg.baseModelSha256 == null) cfg.baseModelSha256 = ModelIdentity.sha256(job.modelDir());
+        if (cfg.logFile == null) cfg.logFile = job.outputDir().resolve("run.jsonl");
+        if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
+        TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
+        Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
+                valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener);
+        listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
+        if (job.resume()) {
+            Path latest = Checkpoint.latest(cfg.checkpointDir);
+            if (latest != null) {
+                Checkpoint.restore(t, latest);
+                listener.onMessage("resumed from " + latest + " at step " + t.step());
+            } else {
+                listener.onMessage("no checkpoint under " + cfg.checkpointDir + " yet: starting from step 0");
+            }
+            if (Files.isRegularFile(cfg.logFile)) RunLog.keepUpTo(cfg.logFile, t.step());
+            // exports of the interrupted run, if any, are rewritten from the finished training
+            for (String d : List.of("merged", "adapter")) AtomicFiles.deleteTree(job.outputDir().resolve(d));
+            AtomicFiles.deleteTemporaries(job.outputDir());
+        }
+        t.run();
+        listener.onMessage(String.format("trainable parameters per step: %,d; cumulative over the run: %,d",
+                t.trainableParamsPerStep(), t.cumulativeTrainableParams()));
+        if (job.exportModel()) {
+            Path merged = job.outputDir().resolve("merged");
+            ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);
+            listener.onMessage("merged model written to " + merged);
+        }
+        if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {
+            Path adapter = job.outputDir().resolve("adapter");
+            ModelExport.writeAdapter(model, t.scheduler().boosters(), adapter, job.modelDir());
+            listener.onMessage("PEFT adapter written to " + adapter);
+        }
+        AtomicFiles.writeString(job.outputDir().resolve(FINISHED), "{\"steps\": " + t.step() + "}\n");
+        EvalResult last = t.evals().isEmpty() ? null : t.evals().get(t.evals().size() - 1);
+        return new Result(last, t, job.outputDir(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Written last, after the exports: the run in this directory is complete. */
+    public static final String FINISHED = "finished.json";
+
+    /** Whether the run writing into {@code outputDir} completed (training and exports). */
+    public static boolean finished(Path outputDir) {
+        return Files.isRegularFile(outputDir.resolve(FINISHED));
     }
 }

@@ -161,18 +161,24 @@ public final class ModelExport {
      */
     public static void writeAdapter(TaskModel model, List<Booster> boosters, Path out, Path baseDir) {
         if (boosters.isEmpty()) throw new IllegalStateException("no boosters to export (full fine-tuning, or no round finished)");
+        if (Files.exists(out)) throw new IllegalArgumentException("output " + out + " already exists; choose another directory");
         Map<String, PeftAdapter.Module> modules = PeftAdapter.stack(boosters, model::exportName);
         Map<String, Tensor> head = new LinkedHashMap<>();
         for (Param p : model.headParams()) head.put(p.name(), p.value());
         boolean headBeside = model.headModules().isEmpty() && !head.isEmpty();
-        PeftAdapter.write(out, modules, headBeside ? Map.of() : head, model.headModules(), model.peftTaskType(),
-                ModelIdentity.baseReference(baseDir, out));
-        if (headBeside) SafeTensorsWriter.write(out.resolve(ADAPTER_HEAD), head, Map.of("format", "pt"));
+        String baseReference = ModelIdentity.baseReference(baseDir, out);
+        String record;
         try {
-            AtomicFiles.writeString(out.resolve(BASE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(baseRecord(baseDir, out)) + "\n");
+            record = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(baseRecord(baseDir, out)) + "\n";
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        boolean created = AtomicFiles.writeDirectory(out, tmp -> {
+            PeftAdapter.write(tmp, modules, headBeside ? Map.of() : head, model.headModules(), model.peftTaskType(), baseReference);
+            if (headBeside) SafeTensorsWriter.write(tmp.resolve(ADAPTER_HEAD), head, Map.of("format", "pt"));
+            AtomicFiles.writeString(tmp.resolve(BASE_FILE), record);
+        });
+        if (!created) throw new IllegalArgumentException("output " + out + " appeared while writing; nothing replaced");
     }
 
     /**

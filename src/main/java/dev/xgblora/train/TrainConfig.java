@@ -45,6 +45,8 @@ public final class TrainConfig {
     /** SHA-256 of the base model's weight files (set by FineTune; checkpoints record it, resume and export check it). */
     public String baseModelSha256;
     public EncoderClassifier.PoolingMode pooling = EncoderClassifier.PoolingMode.MEAN;
+    /** Stops the loop cleanly at the next step boundary, with a checkpoint (null = never asked). */
+    public StopRequest stop;
 
     public TrainConfig steps(int v) { steps = v; return this; }
     public TrainConfig epochs(double v) { epochs = v; return this; }
@@ -70,6 +72,7 @@ public final class TrainConfig {
     public TrainConfig checkpointDir(Path v) { checkpointDir = v; return this; }
     public TrainConfig logFile(Path v) { logFile = v; return this; }
     public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
+    public TrainConfig stop(StopRequest v) { stop = v; return this; }
 
     public double effectiveHeadLr() {
         return Double.isNaN(headLr) ? lr : headLr;

@@ -124,12 +124,14 @@ public final class Trainer {
     /** Runs until {@code totalSteps}, or until {@code stopAt} (exclusive) when it is smaller. */
     public void run(int stopAt) {
         int end = Math.min(stopAt, totalSteps);
+        if (cfg.stop != null) cfg.stop.trainingStarted();
         try (RunLog log = cfg.logFile == null ? null : new RunLog(cfg.logFile, step > 0)) {
-            if (step == 0 && log != null) log.write(Map.of("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
+            if (step == 0 && log != null) log.write(RunLog.record("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
                     "trainable_head", count(model.headParams())));
             long t0 = System.nanoTime();
             long tokens = 0;
             while (step < end) {
+                if (cfg.stop != null && cfg.stop.requested()) stopHere();
                 if (plan.startsRound(step)) beginRound(plan.roundOf(step));
                 tokens += oneStep(log, t0, tokens);
                 if (plan.endsRound(step, totalSteps) && scheduler.inRound()) endRound(log);
@@ -140,7 +142,22 @@ public final class Trainer {
                 }
             }
             if (step == totalSteps && valid != null) evaluateAndLog(log);
+        } finally {
+            if (cfg.stop != null) cfg.stop.trainingEnded();
         }
+    }
+
+    /** Writes a checkpoint of the state at this step boundary (unless the loop just wrote it) and stops. */
+    private void stopHere() {
+        java.nio.file.Path cp = null;
+        if (cfg.checkpointDir != null) {
+            java.nio.file.Path latest = Checkpoint.latest(cfg.checkpointDir);
+            boolean fresh = latest != null && latest.getFileName().toString().equals(Checkpoint.dirName(step));
+            cp = fresh ? latest : Checkpoint.save(this, cfg.checkpointDir);
+        }
+        TrainingStoppedException e = new TrainingStoppedException(step, totalSteps, cp);
+        listener.onMessage(e.getMessage());
+        throw e;
     }
 
     public void run() {
@@ -220,7 +237,7 @@ public final class Trainer {
             String msg = "step " + step + ": non-finite " + (Double.isFinite(loss) ? "gradient norm" : "loss") + ", step skipped ("
                     + badSteps + " in a row)";
             listener.onMessage(msg);
-            if (log != null) log.write(Map.of("type", "skip", "step", step, "reason", msg));
+            if (log != null) log.write(RunLog.record("type", "skip", "step", step, "reason", msg));
             if (badSteps >= cfg.maxBadSteps) {
                 throw new TrainingDivergedException(badSteps + " consecutive steps had a non-finite loss or gradient (last at step "
                         + step + "); training stopped" + (cfg.checkpointDir != null ? ", the last good checkpoint in "

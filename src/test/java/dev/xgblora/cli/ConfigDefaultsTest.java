@@ -55,6 +55,34 @@ class ConfigDefaultsTest {
     }
 
     @Test
+    void yamlThroughARealParser() throws Exception {
+        Path f = dir.resolve("full.yml");
+        Files.writeString(f, """
+                %YAML 1.2
+                ---
+                base: 40
+                steps-per-booster: '40'   # a quoted number
+                method: "lo\\x72a"  # double-quoted escape: lora
+                targets: [query,
+                          value]      # a flow list over two lines
+                lr: 0.0005
+                bucket: true
+                """);
+        assertEquals("unknown key 'base'", assertThrows(IllegalArgumentException.class,
+                () -> ConfigDefaults.load(f, new CommandLine(new Toy()).getCommandSpec())).getMessage().replaceAll(".*(unknown key 'base').*", "$1"));
+        Files.writeString(f, Files.readString(f).replace("base: 40", "steps: 40"));
+        Toy t = parse("--config", f.toString());
+        assertEquals(40, t.steps);
+        assertEquals(40, t.kappa, "alias key, quoted number");
+        assertEquals("lora", t.method);
+        assertEquals(List.of("query", "value"), t.targets);
+        assertEquals(5e-4, t.lr);
+        assertTrue(t.bucket);
+        Files.writeString(f, "# nothing but a comment\n");
+        assertEquals(0, parse("--config", f.toString()).steps, "an empty file sets nothing");
+    }
+
+    @Test
     void yamlFlatSubset() throws Exception {
         Path f = dir.resolve("run.yaml");
         Files.writeString(f, """
@@ -84,7 +112,19 @@ class ConfigDefaultsTest {
         Path y = dir.resolve("bad.yaml");
         Files.writeString(y, "method: xgblora\nboost:\n  rank: 1\n");
         err = run(y);
-        assertTrue(err.contains("bad.yaml:3") && err.contains("nested"), err);
+        assertTrue(err.contains("bad.yaml:2") && err.contains("'boost' holds a nested map"), err);
+        Files.writeString(y, "method: xgblora\ntargets:\n  - name: query\n");
+        err = run(y);
+        assertTrue(err.contains("bad.yaml:2") && err.contains("'targets' holds a list of lists or maps"), err);
+        Files.writeString(y, "method: xgblora\nsteps: [1, 2\nlr: 3\n");
+        err = run(y);
+        assertTrue(err.contains("bad.yaml:") && err.contains("not valid YAML"), err);
+        Files.writeString(y, "steps: &s 4\nsteps-per-booster: *s\n");
+        err = run(y);
+        assertTrue(err.contains("bad.yaml:2") && err.contains("aliases (*s) are not supported"), err);
+        Files.writeString(y, "- steps\n- lr\n");
+        err = run(y);
+        assertTrue(err.contains("bad.yaml:1") && err.contains("expected a YAML map"), err);
         err = run(dir.resolve("missing.json"));
         assertTrue(err.contains("does not exist"), err);
     }

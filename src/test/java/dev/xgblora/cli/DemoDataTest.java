@@ -82,4 +82,27 @@ class DemoDataTest {
         Files.copy(a.resolve("sst2/dev.tsv"), shared.resolve("dev.tsv"));
         assertEquals(shared.resolve("train.tsv"), DemoData.findSst2(DemoData.candidates("", Map.of(), null, work)).train());
     }
+
+    @Test
+    void withNoDataDirectoryTheDefaultJobUsesTheShippedSst2() throws Exception {
+        List<String> log = new java.util.ArrayList<>();
+        Path home = dir.resolve("home");
+        DemoData.Files2 d = DemoData.resolve(List.of(dir.resolve("nowhere")), home, log::add);
+        assertTrue(d.name().startsWith("SST-2 (shipped copy"), d.name());
+        assertEquals(home.resolve("data/sst2/train.tsv"), d.train());
+        assertEquals(67_350, Files.readAllLines(d.train()).size(), "header + 67,349 SST-2 training rows");
+        assertEquals(873, Files.readAllLines(d.dev()).size(), "header + 872 SST-2 validation rows");
+        assertTrue(log.getFirst().contains("extracting the shipped SST-2"), log.toString());
+        // extracted once: the second job reads the same files without a word
+        log.clear();
+        assertEquals(d, DemoData.resolve(List.of(dir.resolve("nowhere")), home, log::add));
+        assertTrue(log.isEmpty(), log.toString());
+        // a data directory that has SST-2 still comes first
+        Path shared = Path.of(System.getProperty("xgblora.data", "../shared/data"));
+        if (Files.isRegularFile(shared.resolve("sst2/train.tsv"))) {
+            assertEquals(shared.resolve("sst2/train.tsv"), DemoData.resolve(List.of(shared), home, log::add).train());
+            assertEquals(Files.mismatch(shared.resolve("sst2/train.tsv"), d.train()), -1L, "shipped train.tsv is ../shared's byte for byte");
+            assertEquals(Files.mismatch(shared.resolve("sst2/dev.tsv"), d.dev()), -1L, "shipped dev.tsv is ../shared's byte for byte");
+        }
+    }
 }

@@ -60,6 +60,13 @@ class InfoCommandTest {
     }
 
     @Test
+    void namesTheActiveBackendAndWhy() {
+        String out = run("info");
+        assertTrue(out.contains("active backend:   vector"), out);
+        assertTrue(out.contains("why:              the default; jdk.incubator.vector is in this JVM"), out);
+    }
+
+    @Test
     void importOnnxHelpHasAnExample() {
         String out = run("import-onnx", "--help");
         assertTrue(out.contains("xgblora import-onnx --onnx model.onnx --tokenizer tokenizer.json --out") && out.contains("xgblora import-onnx --list"), out);

@@ -198,6 +198,16 @@ class SafeTensorsTest {
     }
 
     @Test
+    void headerOverTheFormatsCapIsRefusedUnread() throws IOException {
+        Path file = dir.resolve("huge.safetensors");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(SafeTensorsHeader.MAX_HEADER_BYTES + 64); // sparse: no disk used
+            f.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(SafeTensorsHeader.MAX_HEADER_BYTES + 1).array());
+        }
+        assertRejected(file, "header length 100000001 exceeds the 100000000-byte limit");
+    }
+
+    @Test
     void invalidJsonHeader() throws IOException {
         assertRejected(surgery(h -> h.substring(0, h.length() - 1)), "not valid JSON");
     }

@@ -50,6 +50,26 @@ class BackendsTest {
         assertTrue(k == Backends.defaults(), "defaults() must return one shared instance");
     }
 
+    @Test
+    void choiceSaysWhichBackendAndWhy() {
+        String old = System.getProperty("xgblora.kernels");
+        try {
+            System.clearProperty("xgblora.kernels");
+            Backends.Choice c = Backends.choice();
+            assertEquals("vector", c.name(), "tests run with --add-modules jdk.incubator.vector");
+            assertTrue(c.reason().contains("the default") && c.reason().contains("jdk.incubator.vector is in this JVM"), c.reason());
+            System.setProperty("xgblora.kernels", "reference");
+            c = Backends.choice();
+            assertEquals(new Backends.Choice("reference", "chosen with -Dxgblora.kernels=reference", true), c);
+        } finally {
+            if (old == null) System.clearProperty("xgblora.kernels");
+            else System.setProperty("xgblora.kernels", old);
+        }
+        String banner = Backends.slowBanner("because of X");
+        assertTrue(banner.contains("WARNING") && banner.contains("REFERENCE kernels") && banner.contains("why: because of X")
+                && banner.contains("--add-modules jdk.incubator.vector"), banner);
+    }
+
     private static void assertDoesNotThrow(AutoCloseable c) {
         try {
             c.close();

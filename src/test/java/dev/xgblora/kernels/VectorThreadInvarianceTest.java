@@ -14,11 +14,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The vector backend splits work by output rows or columns only, so 1, 2 and 3 threads give
- * bit-identical results for every op without exponentials (linear, LoRA, norms, sums) and for
- * attention (its exp is {@link VectorExp}): a stronger property than "within rounding", and what
- * makes runs reproducible across core counts. The other ops with exp (cross-entropy) match within
- * one float rounding: the JIT's vector exp and the interpreter's may differ in the last bit,
- * whichever thread runs first.
+ * bit-identical results for every op, those with exp and tanh included (FloatMath computes them
+ * with the same operations in every code path): a stronger property than "within rounding", and
+ * what makes runs reproducible across core counts.
  */
 class VectorThreadInvarianceTest {
     static final VectorKernels[] K = {new VectorKernels(1), new VectorKernels(2), new VectorKernels(3)};
@@ -30,17 +28,13 @@ class VectorThreadInvarianceTest {
 
     /** Runs op with each thread count on a fresh copy of {@code init} and asserts equal bits. */
     static void assertSameBits(String what, Tensor init, java.util.function.BiConsumer<Kernels, Tensor> op) {
-        assertSameWithin(what, init, 0f, op);
-    }
-
-    static void assertSameWithin(String what, Tensor init, float tol, java.util.function.BiConsumer<Kernels, Tensor> op) {
         float[] first = null;
         for (VectorKernels k : K) {
             Tensor out = init.copy();
             op.accept(k, out);
             float[] got = out.toFloatArray();
             if (first == null) first = got;
-            else assertArrayEquals(first, got, tol, what + " differs between 1 and " + k.threads() + " threads");
+            else assertArrayEquals(first, got, 0f, what + " differs between 1 and " + k.threads() + " threads");
         }
     }
 
@@ -96,6 +90,24 @@ class VectorThreadInvarianceTest {
         for (VectorKernels kk : K) assertEquals(s1, kk.sumOfSquares(big), 0.0, "sumOfSquares, " + kk.threads() + " threads");
         int[] targets = KernelTestSupport.randomInts(r, 40, 130);
         double l1 = K[0].crossEntropyForward(x, targets, -1, null);
-        for (VectorKernels kk : K) assertEquals(l1, kk.crossEntropyForward(x, targets, -1, null), 1e-6 * Math.abs(l1), "cross-entropy");
+        for (VectorKernels kk : K) assertEquals(l1, kk.crossEntropyForward(x, targets, -1, null), 0.0, "cross-entropy");
+        assertSameBits("cross-entropy backward", randn(r, 1f, 40, 130),
+                (kk, dl) -> kk.crossEntropyBackward(x, targets, -1, 0.5f, dl));
+        assertSameBits("softmax", Tensor.zeros(40, 130), (kk, y) -> kk.softmaxForward(x, y));
+    }
+
+    /** Flat element-wise ops long enough to be split between threads (several FLAT_GRAIN parts). */
+    @Test
+    void activationsAreThreadInvariant() {
+        Random r = new Random(6);
+        int n = 100_003;
+        Tensor x = randn(r, 3f, n), up = randn(r, 1f, n), dy = randn(r, 1f, n);
+        for (boolean tanh : new boolean[] {false, true}) {
+            assertSameBits("gelu tanh=" + tanh, Tensor.zeros(n), (kk, y) -> kk.geluForward(x, tanh, y));
+            assertSameBits("gelu backward tanh=" + tanh, randn(r, 1f, n), (kk, dx) -> kk.geluBackward(dy, x, tanh, dx));
+        }
+        assertSameBits("silu", Tensor.zeros(n), (kk, y) -> kk.siluForward(x, y));
+        assertSameBits("silu backward", randn(r, 1f, n), (kk, dx) -> kk.siluBackward(dy, x, dx));
+        assertSameBits("swiglu", Tensor.zeros(n), (kk, y) -> kk.swigluForward(x, up, y));
     }
 }

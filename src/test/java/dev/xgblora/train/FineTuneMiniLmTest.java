@@ -26,9 +26,8 @@ class FineTuneMiniLmTest {
 
     @Test
     void xgbloraJobOnMiniLmExportsAMergedModelAndAnAdapterThatAgree() throws Exception {
-        Path model = ModelCache.miniLmDir();
-        assumeTrue(Files.isRegularFile(model.resolve("model.safetensors")),
-                "all-MiniLM-L6-v2 not imported at " + model + " (run: xgblora import-onnx); skipping");
+        assumeTrue(getClass().getResource("/all-minilm-l6-v2.onnx") != null, "all-minilm-l6-v2 jar not on the class path: skipped");
+        Path model = ModelCache.miniLm(); // imported into the tests' own cache when absent; a failing import fails the test
         StringBuilder tsv = new StringBuilder("label\tsentence\n");
         String[] pos = {"a wonderful film", "great acting and a moving story", "i loved it", "charming and funny"};
         String[] neg = {"a dull mess", "boring and far too long", "i hated it", "the plot makes no sense"};

@@ -35,8 +35,9 @@ class TrainerTest {
         xgb.run();
         assertEquals(steps, lora.losses().size());
         assertEquals(lora.losses(), xgb.losses(), "identical loss curves");
-        assertEquals(1, xgb.scheduler().boosters().size() / 18, "one round over 3 layers x 6 modules");
-        assertTrue(lora.losses().get(steps - 1) != lora.losses().get(0), "the run trained");
+        assertEquals(18, xgb.scheduler().boosters().size(), "one round over 3 layers x 6 modules");
+        // trained: every merged booster moved its weight (B starts at zero, so an untrained one merges nothing)
+        for (var b : xgb.scheduler().boosters()) assertTrue(b.deltaNorm() > 0, b.module() + " merged a zero update");
     }
 
     @Test
@@ -48,7 +49,7 @@ class TrainerTest {
         EvalResult before = t.evaluate();
         t.run();
         EvalResult after = t.evals().get(t.evals().size() - 1);
-        assertEquals(6, t.scheduler().boosters().size() / 6, "6 rounds of 6 modules on 1 layer");
+        assertEquals(36, t.scheduler().boosters().size(), "6 rounds of 6 modules on 1 layer");
         assertTrue(after.loss() < before.loss(), "eval loss " + before.loss() + " -> " + after.loss());
         assertTrue(after.accuracy() > 0.75, "toy accuracy " + after.accuracy());
         List<String> lines = Files.readAllLines(log);

@@ -10,8 +10,20 @@ public final class ReportData {
     /** One point of a series over global steps. */
     public record Point(long step, double value) {}
 
-    /** One boosting round: the layers it trained and the Frobenius norm of its merged update. */
-    public record Round(int round, List<Integer> layers, double deltaNorm, double loss) {}
+    /**
+     * One boosting round: the layers it trained, the Frobenius norm of its merged update, and that
+     * norm per layer (the booster's modules of the layer together; empty in logs that lack it).
+     */
+    public record Round(int round, List<Integer> layers, double deltaNorm, double loss, Map<Integer, Double> layerNorms) {
+        public Round(int round, List<Integer> layers, double deltaNorm, double loss) {
+            this(round, layers, deltaNorm, loss, Map.of());
+        }
+
+        /** The norm of this round's update of {@code layer}: its own where logged, else the round's total. */
+        public double normOf(int layer) {
+            return layerNorms.getOrDefault(layer, deltaNorm);
+        }
+    }
 
     public String title = "xgblora run";
     public int numLayers;
@@ -20,6 +32,13 @@ public final class ReportData {
     public final List<Point> trainLoss = new ArrayList<>();
     public final List<Point> validationLoss = new ArrayList<>();
     public final List<Point> metric = new ArrayList<>();
+    /** Training throughput as logged with the steps. */
+    public final List<Point> tokensPerSecond = new ArrayList<>();
+    /** Trainable parameters of each logged step, and cumulative over the run (distinct parameters trained so far). */
+    public final List<Point> trainableParams = new ArrayList<>();
+    public final List<Point> cumulativeParams = new ArrayList<>();
+    /** Steps the run was planned for (the log's start record; 0 when absent). */
+    public int totalSteps;
     public String metricName = "accuracy";
     public final List<Round> rounds = new ArrayList<>();
 }
