@@ -3,6 +3,7 @@
 module dev.xgblora {
     requires jdk.incubator.vector;
     requires java.management; // thread CPU time for xgblora bench kernels --cpu-time
+    requires jdk.management; // per-thread allocated bytes for xgblora bench step
     requires info.picocli;
     requires transitive com.fasterxml.jackson.databind; // ModelConfig.raw() is an ObjectNode
     requires com.fasterxml.jackson.dataformat.yaml; // --config FILE.yaml

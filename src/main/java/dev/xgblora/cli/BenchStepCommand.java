@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,7 +46,9 @@ import java.util.concurrent.Callable;
                 + "with every position valid. Methods: xgblora (rank-1, scale 16, six targets on --layers), "
                 + "lora (rank --rank, alpha --alpha, six targets on all layers), full (every weight), "
                 + "qv-r1-all (rank-1 on query and value of all layers). Measure one method per process: "
-                + "peak RSS is a process high-water mark."},
+                + "peak RSS is a process high-water mark. Also prints the heap bytes allocated per step (all Java threads), "
+                + "the model FLOPs of a step (the matrix products the method needs) and their rate as a share of the "
+                + "f32 FMA peak of --threads cores. bench/step-spread.sh repeats it in fresh JVMs."},
         footer = {"", "Examples:",
                 "  xgblora bench step --method xgblora --batch 32 --seq 64 --steps 20 --json",
                 "  xgblora bench step --method lora --rank 8 --threads 2",
@@ -95,6 +98,10 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--lr", defaultValue = "1e-4", description = "AdamW learning rate of every trainable (default ${DEFAULT-VALUE}).")
     float lr;
 
+    @Option(names = "--peak-gflops", paramLabel = "G", description = "f32 FMA peak of --threads cores in GFLOP/s for the utilisation figure "
+            + "(default: estimated from /proc/cpuinfo and the Vector API's lane count; the basis is printed).")
+    Double peakGflops;
+
     @Option(names = "--json", description = "Print one JSON line instead of text.")
     boolean json;
 
@@ -115,9 +122,10 @@ public final class BenchStepCommand implements Callable<Integer> {
             all.addAll(otherOpt.params());
             Batch b = syntheticBatch(encoder.config().vocabSize());
 
-            double[] ms = new double[steps], cpuMs = new double[steps];
+            double[] ms = new double[steps], cpuMs = new double[steps], alloc = new double[steps];
             double firstLoss = 0, lastLoss = 0;
             for (int i = 0; i < warmup + steps; i++) {
+                long a0 = allocatedBytes();
                 long t0 = System.nanoTime();
                 double c0 = processCpuMs();
                 adapterOpt.zeroGrad();
@@ -127,14 +135,19 @@ public final class BenchStepCommand implements Callable<Integer> {
                 adapterOpt.step(lr);
                 otherOpt.step(lr);
                 long t1 = System.nanoTime();
+                long a1 = allocatedBytes();
                 if (i == 0) firstLoss = loss;
                 lastLoss = loss;
                 if (i >= warmup) {
                     ms[i - warmup] = (t1 - t0) / 1e6;
                     cpuMs[i - warmup] = processCpuMs() - c0;
+                    alloc[i - warmup] = a0 < 0 || a1 < 0 ? Double.NaN : a1 - a0;
                 }
             }
             double median = median(ms);
+            StepFlops flops = StepFlops.of(encoder, batch, seq);
+            FmaPeak peak = peakGflops != null ? FmaPeak.given(peakGflops) : FmaPeak.estimate(nThreads);
+            double gflops = flops.total() / (median / 1e3) / 1e9;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("impl", "java");
             r.put("method", method);
@@ -142,6 +155,14 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("step_ms_median", round2(median));
             r.put("step_ms_min", round2(Arrays.stream(ms).min().orElseThrow()));
             r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
+            r.put("alloc_mib_per_step", round2(median(alloc) / 1048576.0)); // heap bytes allocated by all Java threads, median step
+            r.put("alloc_mib_per_step_max", round2(Arrays.stream(alloc).max().orElseThrow() / 1048576.0));
+            r.put("model_flop_per_step", Math.round(flops.total())); // matrix products the method needs (StepFlops)
+            r.put("model_flop_forward", Math.round(flops.forward()));
+            r.put("gflops", round1(gflops));
+            r.put("peak_gflops", round1(peak.gflops()));
+            r.put("utilisation", Math.round(gflops / peak.gflops() * 1000) / 1000.0); // model FLOP/s over the f32 FMA peak
+            r.put("peak_basis", peak.basis());
             r.put("peak_rss_mib", round1(peakRssMib()));
             r.put("heap_max_mib", round1(Runtime.getRuntime().maxMemory() / 1048576.0)); // peak RSS follows the heap limit
             r.put("batch", batch);
@@ -252,6 +273,17 @@ public final class BenchStepCommand implements Callable<Integer> {
             }
         } catch (IOException | NumberFormatException ignored) {
             // not Linux: no figure
+        }
+        return -1;
+    }
+
+    /**
+     * Heap bytes allocated so far by all Java threads, live and ended (the caller and the kernel
+     * pool included), from HotSpot's per-thread allocation counters; -1 where unsupported.
+     */
+    static long allocatedBytes() {
+        if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t && t.isThreadAllocatedMemorySupported()) {
+            return t.getTotalThreadAllocatedBytes();
         }
         return -1;
     }

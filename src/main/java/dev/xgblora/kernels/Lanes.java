@@ -12,14 +12,12 @@ import jdk.incubator.vector.VectorSpecies;
 final class Lanes {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] FOLDS = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+    // One constant shuffle per fold (upper half onto lower), unrolled below: C2 intrinsifies a
+    // rearrange by a constant shuffle, while a loop over a shuffle array kept boxed vectors alive.
+    private static final VectorShuffle<Float> F8 = fold(8), F4 = fold(4), F2 = fold(2), F1 = fold(1);
 
-    static {
-        for (int step = 0, half = L / 2; half >= 1; step++, half /= 2) {
-            int h = half;
-            FOLDS[step] = VectorShuffle.fromOp(S, i -> (i + h) % L);
-        }
+    private static VectorShuffle<Float> fold(int half) {
+        return half < L ? VectorShuffle.fromOp(S, i -> (i + half) % L) : null;
     }
 
     private Lanes() {
@@ -27,8 +25,10 @@ final class Lanes {
 
     /** Σ lanes of v: fold the upper half onto the lower half until one lane is left. */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> fold : FOLDS) v = v.add(v.rearrange(fold));
-        return v.lane(0);
+        if (L > 8) v = v.add(v.rearrange(F8));
+        if (L > 4) v = v.add(v.rearrange(F4));
+        v = v.add(v.rearrange(F2));
+        return v.add(v.rearrange(F1)).lane(0);
     }
 
     /**
@@ -36,7 +36,9 @@ final class Lanes {
      * which zero or NaN comes out; one fixed order settles even that.
      */
     static float max(FloatVector v) {
-        for (VectorShuffle<Float> fold : FOLDS) v = v.max(v.rearrange(fold));
-        return v.lane(0);
+        if (L > 8) v = v.max(v.rearrange(F8));
+        if (L > 4) v = v.max(v.rearrange(F4));
+        v = v.max(v.rearrange(F2));
+        return v.max(v.rearrange(F1)).lane(0);
     }
 }

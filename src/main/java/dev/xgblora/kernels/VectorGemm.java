@@ -246,38 +246,15 @@ final class VectorGemm {
             a = FloatVector.broadcast(S, ap[ao + 5]);
             c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52); c53 = a.fma(b3, c53);
         }
-        if (first && bias != null) {
-            FloatVector d0 = FloatVector.fromArray(S, bias, biasOff), d1 = FloatVector.fromArray(S, bias, biasOff + L);
-            FloatVector d2 = FloatVector.fromArray(S, bias, biasOff + 2 * L), d3 = FloatVector.fromArray(S, bias, biasOff + 3 * L);
-            c00 = c00.add(d0); c01 = c01.add(d1); c02 = c02.add(d2); c03 = c03.add(d3);
-            c10 = c10.add(d0); c11 = c11.add(d1); c12 = c12.add(d2); c13 = c13.add(d3);
-            c20 = c20.add(d0); c21 = c21.add(d1); c22 = c22.add(d2); c23 = c23.add(d3);
-            c30 = c30.add(d0); c31 = c31.add(d1); c32 = c32.add(d2); c33 = c33.add(d3);
-            c40 = c40.add(d0); c41 = c41.add(d1); c42 = c42.add(d2); c43 = c43.add(d3);
-            c50 = c50.add(d0); c51 = c51.add(d1); c52 = c52.add(d2); c53 = c53.add(d3);
-        }
-        if (rows == MR && cols == NR) {
-            long r = cByte;
-            put(c, r, first, c00); put(c, r + 4L * L, first, c01); put(c, r + 8L * L, first, c02); put(c, r + 12L * L, first, c03);
-            r += rowBytes;
-            put(c, r, first, c10); put(c, r + 4L * L, first, c11); put(c, r + 8L * L, first, c12); put(c, r + 12L * L, first, c13);
-            r += rowBytes;
-            put(c, r, first, c20); put(c, r + 4L * L, first, c21); put(c, r + 8L * L, first, c22); put(c, r + 12L * L, first, c23);
-            r += rowBytes;
-            put(c, r, first, c30); put(c, r + 4L * L, first, c31); put(c, r + 8L * L, first, c32); put(c, r + 12L * L, first, c33);
-            r += rowBytes;
-            put(c, r, first, c40); put(c, r + 4L * L, first, c41); put(c, r + 8L * L, first, c42); put(c, r + 12L * L, first, c43);
-            r += rowBytes;
-            put(c, r, first, c50); put(c, r + 4L * L, first, c51); put(c, r + 8L * L, first, c52); put(c, r + 12L * L, first, c53);
-            return;
-        }
+        // Stage the tile and let storeTile add bias / C: no vector crosses a call, and this loop
+        // holds no branch whose first use (an edge tile, accumulate) could deoptimise it.
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
         c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
         c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
-        storeTile(tile, c, cByte, rowBytes, rows, cols, first);
+        storeTile(tile, c, cByte, rowBytes, rows, cols, first, first ? bias : null, biasOff);
     }
 
     /** The 6 × (2·L) micro-kernel for machines with 16 vector registers. */
@@ -302,44 +279,27 @@ final class VectorGemm {
             a = FloatVector.broadcast(S, ap[ao + 5]);
             c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
         }
-        if (first && bias != null) {
-            FloatVector d0 = FloatVector.fromArray(S, bias, biasOff), d1 = FloatVector.fromArray(S, bias, biasOff + L);
-            c00 = c00.add(d0); c01 = c01.add(d1); c10 = c10.add(d0); c11 = c11.add(d1);
-            c20 = c20.add(d0); c21 = c21.add(d1); c30 = c30.add(d0); c31 = c31.add(d1);
-            c40 = c40.add(d0); c41 = c41.add(d1); c50 = c50.add(d0); c51 = c51.add(d1);
-        }
-        if (rows == MR && cols == NR) {
-            long r = cByte;
-            put(c, r, first, c00); put(c, r + 4L * L, first, c01); r += rowBytes;
-            put(c, r, first, c10); put(c, r + 4L * L, first, c11); r += rowBytes;
-            put(c, r, first, c20); put(c, r + 4L * L, first, c21); r += rowBytes;
-            put(c, r, first, c30); put(c, r + 4L * L, first, c31); r += rowBytes;
-            put(c, r, first, c40); put(c, r + 4L * L, first, c41); r += rowBytes;
-            put(c, r, first, c50); put(c, r + 4L * L, first, c51);
-            return;
-        }
         c00.intoArray(tile, 0); c01.intoArray(tile, L);
         c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
         c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
-        storeTile(tile, c, cByte, rowBytes, rows, cols, first);
+        storeTile(tile, c, cByte, rowBytes, rows, cols, first, first ? bias : null, biasOff);
     }
 
-    private static void put(MemorySegment c, long at, boolean first, FloatVector v) {
-        if (!first) v = v.add(FloatVector.fromMemorySegment(S, c, at, LE));
-        v.intoMemorySegment(c, at, LE);
-    }
-
-    /** Edge tiles: only the valid rows × cols of the staged tile reach C (masked vector stores). */
+    /**
+     * Writes the staged rows × cols of a tile to C: tile (+ bias when given) when {@code first},
+     * C + tile otherwise. Whole vectors for full ones, masked for the edge.
+     */
     private static void storeTile(float[] tile, MemorySegment c, long cByte, long rowBytes, int rows, int cols,
-                                  boolean first) {
+                                  boolean first, float[] bias, int biasOff) {
         for (int v = 0; v * L < cols; v++) {
             VectorMask<Float> mask = S.indexInRange(v * L, cols);
             for (int i = 0; i < rows; i++) {
                 long at = cByte + i * rowBytes + 4L * v * L;
                 FloatVector t = FloatVector.fromArray(S, tile, i * NR + v * L);
+                if (bias != null) t = t.add(FloatVector.fromArray(S, bias, biasOff + v * L));
                 if (!first) t = t.add(FloatVector.fromMemorySegment(S, c, at, LE, mask));
                 t.intoMemorySegment(c, at, LE, mask);
             }

@@ -32,8 +32,16 @@ final class VectorMatVec {
     private VectorMatVec() {
     }
 
-    /** L weight values starting at element index {@code at}, widened to F32. */
+    /**
+     * L weight values starting at element index {@code at}, widened to F32. Kept tiny so that C2
+     * inlines it into every loop (a FloatVector returned from a call that is not inlined is boxed);
+     * the widening paths live in {@link #loadWide}.
+     */
     static FloatVector load(MemorySegment seg, DType dtype, long at) {
+        return dtype == DType.F32 ? FloatVector.fromMemorySegment(S, seg, at * 4, LE) : loadWide(seg, dtype, at);
+    }
+
+    private static FloatVector loadWide(MemorySegment seg, DType dtype, long at) {
         return switch (dtype) {
             case F32 -> FloatVector.fromMemorySegment(S, seg, at * 4, LE);
             case BF16 -> ((IntVector) ShortVector.fromMemorySegment(SH, seg, at * 2, LE)

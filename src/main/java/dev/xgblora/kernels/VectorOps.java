@@ -26,13 +26,10 @@ final class VectorOps {
     private VectorOps() {
     }
 
-    private static FloatVector ld(MemorySegment s, long element) {
-        return FloatVector.fromMemorySegment(S, s, element * 4, LE);
-    }
-
-    private static void st(FloatVector v, MemorySegment s, long element) {
-        v.intoMemorySegment(s, element * 4, LE);
-    }
+    // Vector loads and stores are written out at each site (fromMemorySegment / intoMemorySegment)
+    // rather than through small ld/st helpers: inside these large lambdas C2 left the helpers
+    // un-inlined ("callee uses too much stack"), so every loaded vector was boxed (bench step
+    // xgblora: 402 → 186 MiB allocated per step once the GELU loops had none).
 
     private static float get(MemorySegment s, long element) {
         return s.getAtIndex(Operand.F32, element);
@@ -54,9 +51,9 @@ final class VectorOps {
         pool.forRange(n, 4 * L, (n0, n1) -> {
             int j = n0;
             for (; j + L <= n1; j += L) {
-                FloatVector acc = ld(db, dbOff + j);
-                for (int i = 0; i < m; i++) acc = acc.add(ld(dy.seg(), row(dy, i) + j));
-                st(acc, db, dbOff + j);
+                FloatVector acc = FloatVector.fromMemorySegment(S, db, (dbOff + j) * 4, LE);
+                for (int i = 0; i < m; i++) acc = acc.add(FloatVector.fromMemorySegment(S, dy.seg(), (row(dy, i) + j) * 4, LE));
+                acc.intoMemorySegment(db, (dbOff + j) * 4, LE);
             }
             for (; j < n1; j++) {
                 float acc = get(db, dbOff + j);
@@ -85,14 +82,14 @@ final class VectorOps {
         float sum = expShiftInto(xs, x, os, o, n, max);
         float inv = 1f / sum;
         int j = 0;
-        for (; j + L <= n; j += L) st(ld(os, o + j).mul(inv), os, o + j);
+        for (; j + L <= n; j += L) FloatVector.fromMemorySegment(S, os, (o + j) * 4, LE).mul(inv).intoMemorySegment(os, (o + j) * 4, LE);
         for (; j < n; j++) set(os, o + j, get(os, o + j) * inv);
     }
 
     static float rowMax(MemorySegment xs, long x, int n) {
         FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         int j = 0;
-        for (; j + L <= n; j += L) mv = mv.max(ld(xs, x + j));
+        for (; j + L <= n; j += L) mv = mv.max(FloatVector.fromMemorySegment(S, xs, (x + j) * 4, LE));
         float max = Lanes.max(mv);
         for (; j < n; j++) max = Math.max(max, get(xs, x + j));
         return max;
@@ -103,8 +100,8 @@ final class VectorOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j + L <= n; j += L) {
-            FloatVector e = FloatMath.exp(ld(xs, x + j).sub(max));
-            st(e, os, o + j);
+            FloatVector e = FloatMath.exp(FloatVector.fromMemorySegment(S, xs, (x + j) * 4, LE).sub(max));
+            e.intoMemorySegment(os, (o + j) * 4, LE);
             acc = acc.add(e);
         }
         float sum = Lanes.sum(acc);
@@ -126,8 +123,8 @@ final class VectorOps {
                 float dot = dot(dy.seg(), a, y.seg(), b, n);
                 int j = 0;
                 for (; j + L <= n; j += L) {
-                    FloatVector yv = ld(y.seg(), b + j);
-                    st(ld(dy.seg(), a + j).sub(dot).fma(yv, ld(dx.seg(), c + j)), dx.seg(), c + j);
+                    FloatVector yv = FloatVector.fromMemorySegment(S, y.seg(), (b + j) * 4, LE);
+                    FloatVector.fromMemorySegment(S, dy.seg(), (a + j) * 4, LE).sub(dot).fma(yv, FloatVector.fromMemorySegment(S, dx.seg(), (c + j) * 4, LE)).intoMemorySegment(dx.seg(), (c + j) * 4, LE);
                 }
                 for (; j < n; j++) set(dx.seg(), c + j, get(dx.seg(), c + j) + get(y.seg(), b + j) * (get(dy.seg(), a + j) - dot));
             }
@@ -137,7 +134,7 @@ final class VectorOps {
     static float dot(MemorySegment as, long a, MemorySegment bs, long b, int n) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j + L <= n; j += L) acc = ld(as, a + j).fma(ld(bs, b + j), acc);
+        for (; j + L <= n; j += L) acc = FloatVector.fromMemorySegment(S, as, (a + j) * 4, LE).fma(FloatVector.fromMemorySegment(S, bs, (b + j) * 4, LE), acc);
         float s = Lanes.sum(acc);
         for (; j < n; j++) s += get(as, a + j) * get(bs, b + j);
         return s;
@@ -146,7 +143,7 @@ final class VectorOps {
     private static float sum(MemorySegment s, long a, int n) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j + L <= n; j += L) acc = acc.add(ld(s, a + j));
+        for (; j + L <= n; j += L) acc = acc.add(FloatVector.fromMemorySegment(S, s, (a + j) * 4, LE));
         float r = Lanes.sum(acc);
         for (; j < n; j++) r += get(s, a + j);
         return r;
@@ -171,7 +168,7 @@ final class VectorOps {
                 FloatVector acc = FloatVector.zero(S);
                 int j = 0;
                 for (; j + L <= c; j += L) {
-                    FloatVector d = ld(x.seg(), xr + j).sub(mu);
+                    FloatVector d = FloatVector.fromMemorySegment(S, x.seg(), (xr + j) * 4, LE).sub(mu);
                     acc = d.fma(d, acc);
                 }
                 float var = Lanes.sum(acc);
@@ -184,9 +181,9 @@ final class VectorOps {
                 if (rstd != null) rstd.set(i, rs);
                 j = 0;
                 for (; j + L <= c; j += L) {
-                    FloatVector v = ld(x.seg(), xr + j).sub(mu).mul(rs).mul(ld(g.seg(), g.offset() + j));
-                    if (bt != null) v = v.add(ld(bt.seg(), bt.offset() + j));
-                    st(v, y.seg(), yr + j);
+                    FloatVector v = FloatVector.fromMemorySegment(S, x.seg(), (xr + j) * 4, LE).sub(mu).mul(rs).mul(FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + j) * 4, LE));
+                    if (bt != null) v = v.add(FloatVector.fromMemorySegment(S, bt.seg(), (bt.offset() + j) * 4, LE));
+                    v.intoMemorySegment(y.seg(), (yr + j) * 4, LE);
                 }
                 for (; j < c; j++) {
                     float v = (get(x.seg(), xr + j) - mu) * rs * get(g.seg(), g.offset() + j);
@@ -212,8 +209,8 @@ final class VectorOps {
                     FloatVector s1 = FloatVector.zero(S), s2 = s1;
                     int j = 0;
                     for (; j + L <= c; j += L) {
-                        FloatVector dxh = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j));
-                        FloatVector xh = ld(x.seg(), b + j).sub(mu).mul(rs);
+                        FloatVector dxh = FloatVector.fromMemorySegment(S, dy.seg(), (a + j) * 4, LE).mul(FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + j) * 4, LE));
+                        FloatVector xh = FloatVector.fromMemorySegment(S, x.seg(), (b + j) * 4, LE).sub(mu).mul(rs);
                         s1 = s1.add(dxh);
                         s2 = dxh.fma(xh, s2);
                     }
@@ -226,10 +223,10 @@ final class VectorOps {
                     float m1 = sum1 / c, m2 = sum2 / c;
                     j = 0;
                     for (; j + L <= c; j += L) {
-                        FloatVector dxh = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j));
-                        FloatVector xh = ld(x.seg(), b + j).sub(mu).mul(rs);
+                        FloatVector dxh = FloatVector.fromMemorySegment(S, dy.seg(), (a + j) * 4, LE).mul(FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + j) * 4, LE));
+                        FloatVector xh = FloatVector.fromMemorySegment(S, x.seg(), (b + j) * 4, LE).sub(mu).mul(rs);
                         FloatVector v = dxh.sub(m1).sub(xh.mul(m2)).mul(rs);
-                        st(ld(dx.seg(), o + j).add(v), dx.seg(), o + j);
+                        FloatVector.fromMemorySegment(S, dx.seg(), (o + j) * 4, LE).add(v).intoMemorySegment(dx.seg(), (o + j) * 4, LE);
                     }
                     for (; j < c; j++) {
                         float dxh = get(dy.seg(), a + j) * get(g.seg(), g.offset() + j);
@@ -250,15 +247,15 @@ final class VectorOps {
         pool.forRange(c, 4 * L, (c0, c1) -> {
             int j = c0;
             for (; j + L <= c1; j += L) {
-                FloatVector ag = dg == null ? null : ld(dg.seg(), dg.offset() + j);
-                FloatVector ab = db == null ? null : ld(db.seg(), db.offset() + j);
+                FloatVector ag = dg == null ? null : FloatVector.fromMemorySegment(S, dg.seg(), (dg.offset() + j) * 4, LE);
+                FloatVector ab = db == null ? null : FloatVector.fromMemorySegment(S, db.seg(), (db.offset() + j) * 4, LE);
                 for (int i = 0; i < m; i++) {
-                    FloatVector d = ld(dy.seg(), row(dy, i) + j);
-                    if (ag != null) ag = ld(x.seg(), row(x, i) + j).sub(mus[i]).mul(rss[i]).fma(d, ag);
+                    FloatVector d = FloatVector.fromMemorySegment(S, dy.seg(), (row(dy, i) + j) * 4, LE);
+                    if (ag != null) ag = FloatVector.fromMemorySegment(S, x.seg(), (row(x, i) + j) * 4, LE).sub(mus[i]).mul(rss[i]).fma(d, ag);
                     if (ab != null) ab = ab.add(d);
                 }
-                if (ag != null) st(ag, dg.seg(), dg.offset() + j);
-                if (ab != null) st(ab, db.seg(), db.offset() + j);
+                if (ag != null) ag.intoMemorySegment(dg.seg(), (dg.offset() + j) * 4, LE);
+                if (ab != null) ab.intoMemorySegment(db.seg(), (db.offset() + j) * 4, LE);
             }
             for (; j < c1; j++) {
                 float ag = 0, ab = 0;
@@ -288,7 +285,7 @@ final class VectorOps {
                 float rs = (float) (1 / Math.sqrt(dot(x.seg(), xr, x.seg(), xr, c) / c + eps));
                 if (rstd != null) rstd.set(i, rs);
                 int j = 0;
-                for (; j + L <= c; j += L) st(ld(x.seg(), xr + j).mul(rs).mul(ld(g.seg(), g.offset() + j)), y.seg(), yr + j);
+                for (; j + L <= c; j += L) FloatVector.fromMemorySegment(S, x.seg(), (xr + j) * 4, LE).mul(rs).mul(FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + j) * 4, LE)).intoMemorySegment(y.seg(), (yr + j) * 4, LE);
                 for (; j < c; j++) set(y.seg(), yr + j, get(x.seg(), xr + j) * rs * get(g.seg(), g.offset() + j));
             }
         });
@@ -309,7 +306,7 @@ final class VectorOps {
                     FloatVector acc = FloatVector.zero(S);
                     int j = 0;
                     for (; j + L <= c; j += L) {
-                        acc = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j)).fma(ld(x.seg(), b + j), acc);
+                        acc = FloatVector.fromMemorySegment(S, dy.seg(), (a + j) * 4, LE).mul(FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + j) * 4, LE)).fma(FloatVector.fromMemorySegment(S, x.seg(), (b + j) * 4, LE), acc);
                     }
                     float sum = Lanes.sum(acc);
                     for (; j < c; j++) sum += get(dy.seg(), a + j) * get(g.seg(), g.offset() + j) * get(x.seg(), b + j);
@@ -317,8 +314,8 @@ final class VectorOps {
                     float kr = k * rs;
                     j = 0;
                     for (; j + L <= c; j += L) {
-                        FloatVector v = ld(dy.seg(), a + j).mul(ld(g.seg(), g.offset() + j)).sub(ld(x.seg(), b + j).mul(kr)).mul(rs);
-                        st(ld(dx.seg(), o + j).add(v), dx.seg(), o + j);
+                        FloatVector v = FloatVector.fromMemorySegment(S, dy.seg(), (a + j) * 4, LE).mul(FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + j) * 4, LE)).sub(FloatVector.fromMemorySegment(S, x.seg(), (b + j) * 4, LE).mul(kr)).mul(rs);
+                        FloatVector.fromMemorySegment(S, dx.seg(), (o + j) * 4, LE).add(v).intoMemorySegment(dx.seg(), (o + j) * 4, LE);
                     }
                     for (; j < c; j++) {
                         float v = (get(dy.seg(), a + j) * get(g.seg(), g.offset() + j) - get(x.seg(), b + j) * kr) * rs;
@@ -334,9 +331,9 @@ final class VectorOps {
         pool.forRange(c, 4 * L, (c0, c1) -> {
             int j = c0;
             for (; j + L <= c1; j += L) {
-                FloatVector ag = ld(dg.seg(), dg.offset() + j);
-                for (int i = 0; i < m; i++) ag = ld(x.seg(), row(x, i) + j).mul(rss[i]).fma(ld(dy.seg(), row(dy, i) + j), ag);
-                st(ag, dg.seg(), dg.offset() + j);
+                FloatVector ag = FloatVector.fromMemorySegment(S, dg.seg(), (dg.offset() + j) * 4, LE);
+                for (int i = 0; i < m; i++) ag = FloatVector.fromMemorySegment(S, x.seg(), (row(x, i) + j) * 4, LE).mul(rss[i]).fma(FloatVector.fromMemorySegment(S, dy.seg(), (row(dy, i) + j) * 4, LE), ag);
+                ag.intoMemorySegment(dg.seg(), (dg.offset() + j) * 4, LE);
             }
             for (; j < c1; j++) {
                 float ag = 0;
@@ -355,10 +352,10 @@ final class VectorOps {
         pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
             for (; i + L <= e; i += L) {
-                FloatVector v = ld(x.seg(), x.offset() + i);
+                FloatVector v = FloatVector.fromMemorySegment(S, x.seg(), (x.offset() + i) * 4, LE);
                 FloatVector r = v.mul(FloatMath.sigmoid(v));
-                if (up != null) r = r.mul(ld(up.seg(), up.offset() + i));
-                st(r, y.seg(), y.offset() + i);
+                if (up != null) r = r.mul(FloatVector.fromMemorySegment(S, up.seg(), (up.offset() + i) * 4, LE));
+                r.intoMemorySegment(y.seg(), (y.offset() + i) * 4, LE);
             }
             for (; i < e; i++) {
                 float v = get(x.seg(), x.offset() + i);
@@ -379,15 +376,15 @@ final class VectorOps {
         pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
             for (; i + L <= e; i += L) {
-                FloatVector v = ld(x.seg(), x.offset() + i), d = ld(dy.seg(), dy.offset() + i);
+                FloatVector v = FloatVector.fromMemorySegment(S, x.seg(), (x.offset() + i) * 4, LE), d = FloatVector.fromMemorySegment(S, dy.seg(), (dy.offset() + i) * 4, LE);
                 FloatVector sg = FloatMath.sigmoid(v);
                 if (dx != null) {
                     // silu'(x) = s·(1 + x·(1 − s))
                     FloatVector grad = sg.mul(v.mul(sg.neg().add(1f)).add(1f));
-                    FloatVector dd = up == null ? d : d.mul(ld(up.seg(), up.offset() + i));
-                    st(dd.fma(grad, ld(dx.seg(), dx.offset() + i)), dx.seg(), dx.offset() + i);
+                    FloatVector dd = up == null ? d : d.mul(FloatVector.fromMemorySegment(S, up.seg(), (up.offset() + i) * 4, LE));
+                    dd.fma(grad, FloatVector.fromMemorySegment(S, dx.seg(), (dx.offset() + i) * 4, LE)).intoMemorySegment(dx.seg(), (dx.offset() + i) * 4, LE);
                 }
-                if (dup != null) st(d.fma(v.mul(sg), ld(dup.seg(), dup.offset() + i)), dup.seg(), dup.offset() + i);
+                if (dup != null) d.fma(v.mul(sg), FloatVector.fromMemorySegment(S, dup.seg(), (dup.offset() + i) * 4, LE)).intoMemorySegment(dup.seg(), (dup.offset() + i) * 4, LE);
             }
             for (; i < e; i++) {
                 float v = get(x.seg(), x.offset() + i), d = get(dy.seg(), dy.offset() + i), sg = FloatMath.sigmoid(v);
@@ -408,11 +405,11 @@ final class VectorOps {
         pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
             for (; i + L <= e; i += L) {
-                FloatVector v = ld(x.seg(), xo + i);
+                FloatVector v = FloatVector.fromMemorySegment(S, x.seg(), (xo + i) * 4, LE);
                 FloatVector cdf = tanhApprox
                         ? FloatMath.tanh(v.mul(v).fma(0.044715f * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v)).add(1f).mul(0.5f)
                         : erf(v.mul(INV_SQRT_2)).add(1f).mul(0.5f);
-                st(v.mul(cdf), y.seg(), yo + i);
+                v.mul(cdf).intoMemorySegment(y.seg(), (yo + i) * 4, LE);
             }
             for (; i < e; i++) {
                 float v = get(x.seg(), xo + i);
@@ -431,7 +428,7 @@ final class VectorOps {
         pool.forRange(x.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
             for (; i + L <= e; i += L) {
-                FloatVector v = ld(x.seg(), xo + i);
+                FloatVector v = FloatVector.fromMemorySegment(S, x.seg(), (xo + i) * 4, LE);
                 FloatVector grad;
                 if (tanhApprox) {
                     FloatVector v2 = v.mul(v);
@@ -444,7 +441,7 @@ final class VectorOps {
                     FloatVector pdf = FloatMath.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
                     grad = v.fma(pdf, cdf);
                 }
-                st(ld(dy.seg(), dyo + i).fma(grad, ld(dx.seg(), dxo + i)), dx.seg(), dxo + i);
+                FloatVector.fromMemorySegment(S, dy.seg(), (dyo + i) * 4, LE).fma(grad, FloatVector.fromMemorySegment(S, dx.seg(), (dxo + i) * 4, LE)).intoMemorySegment(dx.seg(), (dxo + i) * 4, LE);
             }
             for (; i < e; i++) {
                 float v = get(x.seg(), xo + i);
@@ -510,7 +507,7 @@ final class VectorOps {
     private static float sumExp(MemorySegment s, long r, int n, float max) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j + L <= n; j += L) acc = acc.add(FloatMath.exp(ld(s, r + j).sub(max)));
+        for (; j + L <= n; j += L) acc = acc.add(FloatMath.exp(FloatVector.fromMemorySegment(S, s, (r + j) * 4, LE).sub(max)));
         float sum = Lanes.sum(acc);
         for (; j < n; j++) sum += FloatMath.exp(get(s, r + j) - max);
         return sum;
@@ -530,8 +527,8 @@ final class VectorOps {
                 FloatVector kv = FloatVector.broadcast(S, k);
                 int j = 0;
                 for (; j + L <= v; j += L) {
-                    FloatVector p = FloatMath.exp(ld(logits.seg(), r + j).sub(max));
-                    st(p.fma(kv, ld(dlogits.seg(), d + j)), dlogits.seg(), d + j);
+                    FloatVector p = FloatMath.exp(FloatVector.fromMemorySegment(S, logits.seg(), (r + j) * 4, LE).sub(max));
+                    p.fma(kv, FloatVector.fromMemorySegment(S, dlogits.seg(), (d + j) * 4, LE)).intoMemorySegment(dlogits.seg(), (d + j) * 4, LE);
                 }
                 for (; j < v; j++) {
                     set(dlogits.seg(), d + j, get(dlogits.seg(), d + j) + FloatMath.exp(get(logits.seg(), r + j) - max) * k);
@@ -561,7 +558,7 @@ final class VectorOps {
         requireSameShape(a, out, "add");
         pool.forRange(a.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
-            for (; i + L <= e; i += L) st(ld(a.seg(), a.offset() + i).add(ld(b.seg(), b.offset() + i)), out.seg(), out.offset() + i);
+            for (; i + L <= e; i += L) FloatVector.fromMemorySegment(S, a.seg(), (a.offset() + i) * 4, LE).add(FloatVector.fromMemorySegment(S, b.seg(), (b.offset() + i) * 4, LE)).intoMemorySegment(out.seg(), (out.offset() + i) * 4, LE);
             for (; i < e; i++) set(out.seg(), out.offset() + i, get(a.seg(), a.offset() + i) + get(b.seg(), b.offset() + i));
         });
     }
@@ -572,7 +569,7 @@ final class VectorOps {
         pool.forRange(src.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
             for (; i + L <= e; i += L) {
-                st(ld(src.seg(), src.offset() + i).fma(sv, ld(dst.seg(), dst.offset() + i)), dst.seg(), dst.offset() + i);
+                FloatVector.fromMemorySegment(S, src.seg(), (src.offset() + i) * 4, LE).fma(sv, FloatVector.fromMemorySegment(S, dst.seg(), (dst.offset() + i) * 4, LE)).intoMemorySegment(dst.seg(), (dst.offset() + i) * 4, LE);
             }
             for (; i < e; i++) {
                 set(dst.seg(), dst.offset() + i, get(dst.seg(), dst.offset() + i) + scale * get(src.seg(), src.offset() + i));
@@ -583,7 +580,7 @@ final class VectorOps {
     static void scale(KernelPool pool, Operand dst, float scale) {
         pool.forRange(dst.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
-            for (; i + L <= e; i += L) st(ld(dst.seg(), dst.offset() + i).mul(scale), dst.seg(), dst.offset() + i);
+            for (; i + L <= e; i += L) FloatVector.fromMemorySegment(S, dst.seg(), (dst.offset() + i) * 4, LE).mul(scale).intoMemorySegment(dst.seg(), (dst.offset() + i) * 4, LE);
             for (; i < e; i++) set(dst.seg(), dst.offset() + i, get(dst.seg(), dst.offset() + i) * scale);
         });
     }
@@ -600,14 +597,14 @@ final class VectorOps {
         pool.forRange(p.cols(), FLAT_GRAIN, (s, e) -> {
             int i = s;
             for (; i + L <= e; i += L) {
-                FloatVector gv = ld(g.seg(), g.offset() + i);
-                FloatVector mv = ld(m.seg(), m.offset() + i).mul(beta1).add(gv.mul(b1c));
-                FloatVector vv = ld(v.seg(), v.offset() + i).mul(beta2).add(gv.mul(gv).mul(b2c));
+                FloatVector gv = FloatVector.fromMemorySegment(S, g.seg(), (g.offset() + i) * 4, LE);
+                FloatVector mv = FloatVector.fromMemorySegment(S, m.seg(), (m.offset() + i) * 4, LE).mul(beta1).add(gv.mul(b1c));
+                FloatVector vv = FloatVector.fromMemorySegment(S, v.seg(), (v.offset() + i) * 4, LE).mul(beta2).add(gv.mul(gv).mul(b2c));
                 FloatVector denom = vv.lanewise(VectorOperators.SQRT).mul(invSqrtBc2).add(eps);
-                FloatVector pv = ld(p.seg(), p.offset() + i).mul(decay).sub(mv.mul(stepSize).div(denom));
-                st(mv, m.seg(), m.offset() + i);
-                st(vv, v.seg(), v.offset() + i);
-                st(pv, p.seg(), p.offset() + i);
+                FloatVector pv = FloatVector.fromMemorySegment(S, p.seg(), (p.offset() + i) * 4, LE).mul(decay).sub(mv.mul(stepSize).div(denom));
+                mv.intoMemorySegment(m.seg(), (m.offset() + i) * 4, LE);
+                vv.intoMemorySegment(v.seg(), (v.offset() + i) * 4, LE);
+                pv.intoMemorySegment(p.seg(), (p.offset() + i) * 4, LE);
             }
             for (; i < e; i++) {
                 float gi = get(g.seg(), g.offset() + i);
@@ -631,7 +628,7 @@ final class VectorOps {
                 int s = c * FLAT_GRAIN, e = Math.min(n, s + FLAT_GRAIN), i = s;
                 FloatVector acc = FloatVector.zero(S);
                 for (; i + L <= e; i += L) {
-                    FloatVector v = ld(x.seg(), x.offset() + i);
+                    FloatVector v = FloatVector.fromMemorySegment(S, x.seg(), (x.offset() + i) * 4, LE);
                     acc = v.fma(v, acc);
                 }
                 double sum = Lanes.sum(acc);

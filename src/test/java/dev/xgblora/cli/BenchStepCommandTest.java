@@ -136,6 +136,42 @@ class BenchStepCommandTest {
                 0.01 * got.get("tokens_per_s").asDouble(), "tokens/s = batch x seq / median step time");
     }
 
+    /**
+     * Model FLOPs on the tiny BERT (hidden 16, ffn 32, 3 layers, batch 4 × seq 8 = 32 tokens), counted by hand:
+     * per token and layer the linears hold 4·16·16 + 2·16·32 = 2048 multiply-adds, so a layer's forward is
+     * 2·32·2048 = 131072 FLOPs, and its attention 4·32·8·16 = 16384 forward, twice that backward.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            // 3 layers forward 3·(131072 + 16384); backward dX 3·131072, dW 3·131072, attention 3·32768
+            "full, 442368, 1327104",
+            // rank-1 adapters on layers 1, 2: per layer 2·32·(4·32 + 2·48) = 14336 forward. Layer 1 (lowest
+            // recorded): dX of attn_out/inter/out 2·32·1280 = 81920 + adapters' share 8192, dA/dB 14336,
+            // attention 32768; layer 2: dX 131072 + 14336, dA/dB 14336, attention 32768
+            "xgblora, 471040, 800768"})
+    void reportsModelFlopsAndAllocation(String method, long forward, long total) throws IOException {
+        JsonNode got = runJson(method, "vector");
+        assertEquals(forward, got.get("model_flop_forward").asLong(), "forward FLOPs");
+        assertEquals(total, got.get("model_flop_per_step").asLong(), "step FLOPs");
+        double gflops = total / (got.get("step_ms_median").asDouble() / 1e3) / 1e9;
+        assertEquals(gflops, got.get("gflops").asDouble(), Math.max(0.05, 0.01 * gflops), "model FLOP/s = FLOPs / median step time");
+        assertEquals(gflops / got.get("peak_gflops").asDouble(), got.get("utilisation").asDouble(), 0.002, "utilisation = FLOP/s over the peak");
+        // a step allocates at least its activations' Java objects; the counter must have seen the steps run
+        assertTrue(got.get("alloc_mib_per_step").asDouble() > 0, got::toString);
+        assertTrue(got.get("alloc_mib_per_step_max").asDouble() >= got.get("alloc_mib_per_step").asDouble(), got::toString);
+    }
+
+    @Test
+    void peakGflopsOptionOverridesTheEstimate() throws IOException {
+        List<String> args = new ArrayList<>(List.of("--method", "xgblora", "--model", modelDir.toString(), "--json", "--peak-gflops", "100"));
+        for (JsonNode a : golden.get("run")) args.add(a.asText());
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r::err);
+        JsonNode got = JSON.readTree(r.out().strip());
+        assertEquals(100.0, got.get("peak_gflops").asDouble());
+        assertEquals("--peak-gflops", got.get("peak_basis").asText());
+    }
+
     @Test
     void xgbloraDefaultsToTheTopTwoLayers() throws IOException {
         JsonNode got = runJson("xgblora", "reference");
