@@ -7,11 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -43,18 +38,9 @@ class CompareCommandTest {
     }
 
     static String run(int expectedCode, String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        int code;
-        try {
-            System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-            code = new picocli.CommandLine(new Main()).setErr(new PrintWriter(err)).execute(args);
-        } finally {
-            System.setOut(saved);
-        }
-        String out = bytes.toString(StandardCharsets.UTF_8) + err;
-        assertEquals(expectedCode, code, out);
+        CliRun r = CliRun.of(args);
+        String out = r.out() + r.err();
+        assertEquals(expectedCode, r.code(), out);
         return out;
     }
 

@@ -9,19 +9,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.model.LlamaDecoder;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** `xgblora score` and `xgblora generate` on a tiny fixture model (no tokenizer: token ids). */
 class DecoderCommandsTest {
@@ -33,26 +27,8 @@ class DecoderCommandsTest {
     }
 
     /** Runs the CLI, returning exit code, standard output and the error stream. */
-    record Run(int code, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        try {
-            System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-            CommandLine cl = new CommandLine(new Main());
-            cl.setErr(new PrintWriter(err, true));
-            cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-                cmd.getErr().println("error: " + e.getMessage());
-                return 1;
-            });
-            int code = cl.execute(args);
-            return new Run(code, bytes.toString(StandardCharsets.UTF_8), err.toString());
-        } finally {
-            System.setOut(saved);
-        }
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
@@ -60,7 +36,7 @@ class DecoderCommandsTest {
         Path in = tmp.resolve("in.jsonl");
         Files.writeString(in, "{\"ids\": [1, 17, 42, 5, 63]}\n\n{\"ids\": [1, 9, 9, 30]}\n");
         Path out = tmp.resolve("scores.jsonl");
-        Run r = run("score", "--model", modelDir().toString(), "--input", in.toString(), "--output", out.toString());
+        CliRun r = run("score", "--model", modelDir().toString(), "--input", in.toString(), "--output", out.toString());
         assertEquals(0, r.code(), r.err());
         List<String> lines = Files.readAllLines(out);
         assertEquals(2, lines.size());
@@ -80,7 +56,7 @@ class DecoderCommandsTest {
     void scoreNamesTheLineOfABadRowAndNeedsATokenizerForText() throws Exception {
         Path in = tmp.resolve("bad.jsonl");
         Files.writeString(in, "{\"ids\": [1, 2]}\n{\"ids\": [1, 999]}\n");
-        Run r = run("score", "--model", modelDir().toString(), "--input", in.toString());
+        CliRun r = run("score", "--model", modelDir().toString(), "--input", in.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("line 2") && r.err().contains("ids[1] = 999"), r.err());
         Files.writeString(in, "{\"text\": \"hello\"}\n");
@@ -117,7 +93,7 @@ class DecoderCommandsTest {
         Path dir = modelWithTokenizer();
         Path in = tmp.resolve("text.jsonl");
         Files.writeString(in, "{\"text\": \"w17 w42 w5 w63\"}\n");
-        Run r = run("score", "--model", dir.toString(), "--input", in.toString());
+        CliRun r = run("score", "--model", dir.toString(), "--input", in.toString());
         assertEquals(0, r.code(), r.err());
         JsonNode row = new ObjectMapper().readTree(r.out().strip());
         assertEquals(5, row.get("tokens").asInt(), "BOS + 4 words");
@@ -125,7 +101,7 @@ class DecoderCommandsTest {
             double lp = m.logLikelihood(new int[]{1, 17, 42, 5, 63});
             assertEquals(lp, row.get("logprob").asDouble(), 1e-5 * Math.abs(lp));
             int[] next = m.generate(new int[]{1, 7, 23}, 4, 1f, 0f, 0L);
-            Run g = run("generate", "--model", dir.toString(), "--prompt", "w7 w23", "--max-new", "4");
+            CliRun g = run("generate", "--model", dir.toString(), "--prompt", "w7 w23", "--max-new", "4");
             assertEquals(0, g.code(), g.err());
             StringBuilder expected = new StringBuilder("w7 w23");
             for (int id : next) if (id > 2) expected.append(" w").append(id);
@@ -135,18 +111,18 @@ class DecoderCommandsTest {
 
     @Test
     void generateWithPromptIdsPrintsTheModelsTokens() throws Exception {
-        Run r = run("generate", "--model", modelDir().toString(), "--prompt-ids", "1,7,23", "--max-new", "5");
+        CliRun r = run("generate", "--model", modelDir().toString(), "--prompt-ids", "1,7,23", "--max-new", "5");
         assertEquals(0, r.code(), r.err());
         int[] printed = Arrays.stream(r.out().strip().split(",")).mapToInt(Integer::parseInt).toArray();
         try (LlamaDecoder m = LlamaDecoder.open(modelDir(), new ReferenceKernels())) {
             assertArrayEquals(m.generate(new int[]{1, 7, 23}, 5, 1f, 0f, 0L), printed);
         }
-        Run s1 = run("generate", "--model", modelDir().toString(), "--prompt-ids", "1,7,23", "--max-new", "8",
+        CliRun s1 = run("generate", "--model", modelDir().toString(), "--prompt-ids", "1,7,23", "--max-new", "8",
                 "--temperature", "1.5", "--top-p", "0.9", "--seed", "11");
-        Run s2 = run("generate", "--model", modelDir().toString(), "--prompt-ids", "1,7,23", "--max-new", "8",
+        CliRun s2 = run("generate", "--model", modelDir().toString(), "--prompt-ids", "1,7,23", "--max-new", "8",
                 "--temperature", "1.5", "--top-p", "0.9", "--seed", "11");
         assertEquals(s1.out(), s2.out(), "same seed, same tokens");
-        Run bad = run("generate", "--model", modelDir().toString(), "--prompt", "hello");
+        CliRun bad = run("generate", "--model", modelDir().toString(), "--prompt", "hello");
         assertNotEquals(0, bad.code());
         assertTrue(bad.err().contains("--prompt-ids"), bad.err());
     }

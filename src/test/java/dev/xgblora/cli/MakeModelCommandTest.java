@@ -68,19 +68,19 @@ class MakeModelCommandTest {
     @Test
     void trainingOnAMadeModelRunsAndAnImpossibleShapeStopsBeforeAllocating() throws Exception {
         Path dir = tmp.resolve("m");
-        DecoderCommandsTest.Run made = DecoderCommandsTest.run("make-model", "tiny", dir.toString(), "--seed", "5");
+        CliRun made = CliRun.of("make-model", "tiny", dir.toString(), "--seed", "5");
         assertEquals(0, made.code(), made.err());
         assertTrue(made.out().contains("tiny"), made.out());
-        assertNotEquals(0, DecoderCommandsTest.run("make-model", "tiny", dir.toString()).code(), "an existing directory is refused");
+        assertNotEquals(0, CliRun.of("make-model", "tiny", dir.toString()).code(), "an existing directory is refused");
         Path text = tmp.resolve("text.txt");
         Files.writeString(text, "the quick brown fox jumps over the lazy dog\n".repeat(12));
-        DecoderCommandsTest.Run ok = DecoderCommandsTest.run("train", "--model", dir.toString(), "--task", "lm", "--train", text.toString(),
+        CliRun ok = CliRun.of("train", "--model", dir.toString(), "--task", "lm", "--train", text.toString(),
                 "--steps", "2", "--kappa", "1", "--batch-size", "2", "--max-length", "24", "--recompute", "--merge", "factored",
                 "--no-baseline", "--json", "--output", tmp.resolve("run").toString());
         assertEquals(0, ok.code(), ok.err() + ok.out());
         assertTrue(ok.out().contains("memory estimate"), ok.out());
         assertTrue(Files.isRegularFile(tmp.resolve("run/merged/config.json")));
-        DecoderCommandsTest.Run big = DecoderCommandsTest.run("train", "--model", dir.toString(), "--task", "lm", "--train", text.toString(),
+        CliRun big = CliRun.of("train", "--model", dir.toString(), "--task", "lm", "--train", text.toString(),
                 "--steps", "2", "--batch-size", "100000", "--max-length", "100000", "--no-baseline", "--output", tmp.resolve("big").toString());
         assertNotEquals(0, big.code());
         assertTrue(big.err().contains("needs about") && big.err().contains("--recompute") && big.err().contains("--batch-size"), big.err());
