@@ -38,6 +38,8 @@ public final class BoostConfig {
     public long seed;
     /** Jagged re-warmup steps after each restart; -1 = preset default (relora: a tenth of a round). */
     public int rewarmSteps = -1;
+    /** Steps that train the head alone before the first round (a warm start; adapter methods only). */
+    public int headWarmupSteps;
     /** How finished boosters join the frozen weights (factored next to a mapped weight, or dense). */
     public MergeMode merge = MergeMode.AUTO;
 
@@ -62,6 +64,7 @@ public final class BoostConfig {
     public BoostConfig seed(long v) { seed = v; return this; }
     public BoostConfig rewarmSteps(int v) { rewarmSteps = v; return this; }
     public BoostConfig merge(MergeMode v) { merge = v; return this; }
+    public BoostConfig headWarmupSteps(int v) { headWarmupSteps = v; return this; }
 
     /** Takes the run's seed when none of its own was set (every random choice derives from it). */
     public BoostConfig seedIfUnset(long runSeed) {
@@ -73,7 +76,14 @@ public final class BoostConfig {
     public BoostPlan plan(int totalSteps, int numLayers) {
         if (totalSteps <= 0) throw new IllegalArgumentException("total steps must be positive: " + totalSteps);
         if (dropout < 0 || dropout >= 1) throw new IllegalArgumentException("LoRA dropout must be in [0, 1), got " + dropout);
-        if (preset == Preset.FULL || preset == Preset.HEAD) return new BoostPlan(preset, 0, totalSteps, 0, 0, 0f, LayerSelection.ALL, 0);
+        if (headWarmupSteps < 0) throw new IllegalArgumentException("head warm-up steps must not be negative: " + headWarmupSteps);
+        if (preset == Preset.FULL || preset == Preset.HEAD) {
+            if (headWarmupSteps > 0) throw new IllegalArgumentException("a head-only warm start needs an adapter method (xgblora, lora, relora, cola), not "
+                    + preset.id());
+            return new BoostPlan(preset, 0, totalSteps, 0, 0, 0f, LayerSelection.ALL, 0, 0);
+        }
+        int warm = Math.min(headWarmupSteps, totalSteps - 1);
+        totalSteps -= warm; // the rounds share what the warm start leaves
         int r = rank > 0 ? rank : (preset == Preset.XGBLORA ? 1 : 8);
         int steps = switch (preset) {
             case LORA -> totalSteps;
@@ -90,6 +100,6 @@ public final class BoostConfig {
         float scale = (float) (rsLora ? alpha / Math.sqrt(r) : alpha / r);
         int rounds = (int) Math.ceil(totalSteps / (double) steps);
         int rewarm = rewarmSteps >= 0 ? rewarmSteps : (preset == Preset.RELORA ? Math.max(1, steps / 10) : 0);
-        return new BoostPlan(preset, rounds, steps, ls, r, scale, sel, rewarm);
+        return new BoostPlan(preset, rounds, steps, ls, r, scale, sel, rewarm, warm);
     }
 }

@@ -24,7 +24,7 @@ public final class BoostingScheduler {
     }
 
     private final BoostConfig cfg;
-    private final BoostPlan plan;
+    private BoostPlan plan;
     private final List<Linear> linears;
     private final int numLayers;
     private final List<Booster> boosters = new ArrayList<>();
@@ -51,6 +51,20 @@ public final class BoostingScheduler {
         return plan;
     }
 
+    /**
+     * Re-resolves the plan for a new horizon of {@code totalSteps} (a time budget's measured
+     * horizon). Only while the rounds done so far keep their length: before the end of the first
+     * round, or when the round length does not depend on the horizon (XGBLoRA's κ); returns
+     * whether the plan changed.
+     */
+    public boolean replan(int totalSteps, int stepsDone) {
+        BoostPlan p = cfg.plan(totalSteps, numLayers);
+        boolean sameRounds = p.stepsPerRound() == plan.stepsPerRound();
+        if (!sameRounds && stepsDone >= plan.headWarmup() + Math.min(p.stepsPerRound(), plan.stepsPerRound())) return false;
+        plan = p;
+        return true;
+    }
+
     public BoostConfig config() {
         return cfg;
     }
@@ -70,9 +84,28 @@ public final class BoostingScheduler {
 
     /** Attaches fresh adapters for {@code t}; returns the new trainable params (A and B of each). */
     public List<Param> begin(int t) {
+        if (plan.selection() == LayerSelection.GRADIENT) {
+            throw new IllegalStateException("gradient layer selection scores candidates first: use beginCandidates and keepLayers");
+        }
+        return begin(t, plan.selection().choose(t, plan.layersPerRound(), numLayers, cfg.seed));
+    }
+
+    /**
+     * Attaches fresh adapters for {@code t} on the given (sorted) layers: a round whose layers were
+     * chosen by gradient signal, or restored from a checkpoint. With gradient selection every
+     * candidate's A is drawn as if all layers took part, so a kept booster starts the same way
+     * whichever others were kept.
+     */
+    public List<Param> begin(int t, int[] chosen) {
         if (inRound()) throw new IllegalStateException("round " + round + " is still open");
+        for (int l : chosen) if (l < 0 || l >= numLayers) throw new IllegalArgumentException("layer " + l + " outside [0, " + numLayers + ")");
+        if (plan.selection() == LayerSelection.GRADIENT && chosen.length < numLayers) {
+            beginCandidates(t);
+            keepLayers(chosen);
+            return roundParams();
+        }
         round = t;
-        layers = plan.selection().choose(t, plan.layersPerRound(), numLayers, cfg.seed);
+        layers = chosen.clone();
         Random rng = new Random(Seeds.derive(cfg.seed, t, 1));
         List<Param> params = new ArrayList<>();
         for (int l : layers) {
@@ -87,6 +120,67 @@ public final class BoostingScheduler {
         }
         cumulativeParams += adapterParams();
         return params;
+    }
+
+    /**
+     * Gradient layer selection, step 1: attaches candidate boosters for round {@code t} to every
+     * layer; the caller computes their gradients on a probe batch, scores each layer with
+     * {@link #layerScores} and keeps the best with {@link #keepLayers}.
+     */
+    public List<Param> beginCandidates(int t) {
+        List<Param> ps = begin(t, LayerSelection.ALL.choose(t, numLayers, numLayers, cfg.seed));
+        cumulativeParams -= adapterParams(); // counted once the round's layers are kept
+        return ps;
+    }
+
+    /**
+     * Per layer, the squared norm of the candidate boosters' gradients (Σ over the layer's modules
+     * of ‖∂L/∂A‖² + ‖∂L/∂B‖²): with B = 0 at the start, how fast each layer's booster would move
+     * the loss.
+     */
+    public double[] layerScores() {
+        double[] score = new double[numLayers];
+        for (Linear lin : current) {
+            LoraAdapter a = lin.adapter();
+            score[lin.layer()] += sumOfSquares(a.a().grad()) + sumOfSquares(a.b().grad());
+        }
+        return score;
+    }
+
+    private static double sumOfSquares(dev.xgblora.tensor.Tensor g) {
+        float[] v = g.toFloatArray();
+        double s = 0;
+        for (float x : v) s += (double) x * x;
+        return s;
+    }
+
+    /** The {@code k} layers with the largest scores, sorted (ties: the lower layer). */
+    public static int[] topLayers(double[] score, int k) {
+        Integer[] idx = new Integer[score.length];
+        for (int i = 0; i < idx.length; i++) idx[i] = i;
+        java.util.Arrays.sort(idx, (x, y) -> score[x] != score[y] ? Double.compare(score[y], score[x]) : Integer.compare(x, y));
+        int[] out = new int[Math.min(k, score.length)];
+        for (int i = 0; i < out.length; i++) out[i] = idx[i];
+        java.util.Arrays.sort(out);
+        return out;
+    }
+
+    /** Gradient layer selection, step 2: detaches the candidates outside {@code keep}; the round continues on those. */
+    public void keepLayers(int[] keep) {
+        if (!inRound()) throw new IllegalStateException("no round is open");
+        java.util.Set<Integer> kept = new java.util.HashSet<>();
+        for (int l : keep) kept.add(l);
+        java.util.Iterator<Linear> it = current.iterator();
+        while (it.hasNext()) {
+            Linear lin = it.next();
+            if (!kept.contains(lin.layer())) {
+                lin.detach();
+                it.remove();
+            }
+        }
+        layers = keep.clone();
+        java.util.Arrays.sort(layers);
+        cumulativeParams += adapterParams();
     }
 
     /**

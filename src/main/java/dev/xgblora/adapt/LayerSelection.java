@@ -11,13 +11,18 @@ public enum LayerSelection {
     /** Round-robin: round t takes layers t·L_s .. t·L_s + L_s − 1 (mod L). */
     CYCLIC,
     /** Every layer. */
-    ALL;
+    ALL,
+    /**
+     * L_s layers with the largest gradient signal: each round scores a candidate booster on every
+     * layer with one probe batch and keeps the layers whose boosters' gradients are largest.
+     */
+    GRADIENT;
 
     public static LayerSelection parse(String s) {
         try {
             return valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown layer selection '" + s + "' (expected random, cyclic or all)");
+            throw new IllegalArgumentException("unknown layer selection '" + s + "' (expected random, cyclic, gradient or all)");
         }
     }
 
@@ -26,6 +31,7 @@ public enum LayerSelection {
         int k = Math.min(perRound, numLayers);
         int[] out = new int[this == ALL ? numLayers : k];
         switch (this) {
+            case GRADIENT -> throw new IllegalStateException("gradient selection needs the gradients: BoostingScheduler.beginCandidates");
             case ALL -> {
                 for (int i = 0; i < numLayers; i++) out[i] = i;
             }

@@ -267,14 +267,8 @@ public final class BenchStepCommand implements Callable<Integer> {
 
     /** Peak resident set size (VmHWM) in MiB, or -1 where /proc is absent. */
     static double peakRssMib() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-            }
-        } catch (IOException | NumberFormatException ignored) {
-            // not Linux: no figure
-        }
-        return -1;
+        long b = dev.xgblora.train.ResidentMemory.peak();
+        return b < 0 ? -1 : b / 1048576.0;
     }
 
     /**

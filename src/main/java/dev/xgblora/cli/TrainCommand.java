@@ -85,6 +85,10 @@ public final class TrainCommand implements Callable<Integer> {
     int steps;
     @Option(names = "--epochs", description = "Epochs when --steps is not given (default 1).")
     Double epochs;
+    @Option(names = "--time-budget", paramLabel = "SECONDS", description = "Wall-clock budget of the training loop: 600, 600s, 10m or 1.5h. The LR schedule and the rounds are planned for the steps that fit (measured after the first steps); training stops at the budget, then evaluates and exports. --steps/--epochs stay the upper bound.")
+    String timeBudget;
+    @Option(names = "--memory-budget", paramLabel = "SIZE", description = "Resident-memory cap (e.g. 2g, 1500m): training stops after the first step above it, then evaluates and exports; decoders are checked against the memory estimate before training.")
+    String memoryBudget;
     @Option(names = "--batch-size", defaultValue = "32") int batchSize;
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step.") int gradAccum;
     @Option(names = "--max-length", defaultValue = "64", description = "Tokens per example (dynamic padding below it).") int maxLength;
@@ -99,13 +103,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = {"--steps-per-booster", "--kappa"}, defaultValue = "0", description = "κ: steps per booster/round (xgblora 50, relora K/4, cola K/3).") int kappa;
     @Option(names = "--rounds", defaultValue = "0", description = "cola: number of rounds (3).") int rounds;
     @Option(names = "--layers-per-booster", defaultValue = "0", description = "L_s: layers per booster (xgblora: L/3, at least 1).") int layersPerBooster;
+    @Option(names = "--head-warmup-steps", defaultValue = "0", description = "Train the head alone for N steps before the first booster (adapter methods).") int headWarmupSteps;
     @Option(names = "--rank", defaultValue = "0", description = "Adapter rank (xgblora 1, others 8).") int rank;
     @Option(names = "--alpha", defaultValue = "16") float alpha;
     @Option(names = "--rslora", description = "Scale alpha/sqrt(r) instead of alpha/r.") boolean rsLora;
     @Option(names = "--eta", defaultValue = "1.0", description = "Merge shrinkage η.") float eta;
     @Option(names = "--adapter-l2", defaultValue = "0", description = "λ: L2 penalty on adapter factors.") float l2;
     @Option(names = "--targets", split = ",", defaultValue = "all", description = "Target modules: names (query,key,value,attn_out,intermediate,output) or globs; 'all'.") List<String> targets;
-    @Option(names = "--layer-selection", description = "random (xgblora default), cyclic or all.") String layerSelection;
+    @Option(names = "--layer-selection", description = "random (xgblora default), cyclic, gradient (the L_s layers whose candidate boosters have the largest gradient on a probe batch) or all.") String layerSelection;
     @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input while training (PEFT's lora_dropout).") float loraDropout;
     @Option(names = "--lora-plus-ratio", defaultValue = "1", description = "LoRA+: learning-rate multiplier of B.") float loraPlus;
     @Option(names = "--merge", defaultValue = "auto", description = "How boosters join frozen weights: factored (U·V next to the mapped weight), dense (F32 copy) or auto (factored while k·(in+out) < in·out/2).") String merge;
@@ -198,14 +203,30 @@ public final class TrainCommand implements Callable<Integer> {
         DataOptions data = new DataOptions(Task.parse(task), textColumn, pairColumn, labelColumn, skipMalformed, new LabelMap());
         BoostConfig b = BoostConfig.of(preset).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
                 .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed)
-                .merge(MergeMode.parse(merge));
+                .merge(MergeMode.parse(merge)).headWarmupSteps(headWarmupSteps);
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs == null ? 1 : epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
                 .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
-                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute);
+                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute)
+                .timeBudgetSeconds(timeBudget == null ? 0 : parseSeconds(timeBudget))
+                .memoryBudgetBytes(memoryBudget == null ? 0 : dev.xgblora.train.ResidentMemory.parseSize(memoryBudget));
         return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume != null, !noExport, !noExport);
+    }
+
+    /** A duration: seconds, or a number with an s, m or h suffix. */
+    static double parseSeconds(String s) {
+        String t = s.trim().toLowerCase(Locale.ROOT);
+        double mult = t.endsWith("h") ? 3600 : t.endsWith("m") ? 60 : 1;
+        if (t.endsWith("h") || t.endsWith("m") || t.endsWith("s")) t = t.substring(0, t.length() - 1);
+        try {
+            double v = Double.parseDouble(t) * mult;
+            if (v > 0 && Double.isFinite(v)) return v;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("--time-budget: not a positive duration: '" + s + "' (expected e.g. 600, 600s, 10m or 1.5h)");
     }
 
     /** Option name → value for every option that has one (the report's settings and train-config.json). */

@@ -49,6 +49,7 @@ public final class TrainRun {
         }
         Map<String, Object> fin = new LinkedHashMap<>();
         fin.put("steps", o.steps());
+        if (o.stoppedBy() != null) fin.put("stopped_by", o.stoppedBy());
         fin.put("seconds", o.seconds());
         fin.put("tokens_per_s", o.tokensPerSecond());
         putEval(fin, "before", o.before());
@@ -101,7 +102,7 @@ public final class TrainRun {
         }
         if (a != null || b != null) t.put("validation loss (before → after)", pair(b, a, e -> String.format(Locale.ROOT, "%.4f", e.loss())));
         if (a != null) t.put("validation examples", String.valueOf(a.count()));
-        t.put("steps", String.valueOf(o.steps()));
+        t.put("steps", o.steps() + (o.stoppedBy() != null ? " (" + o.stoppedBy() + ")" : ""));
         t.put("wall time", String.format(Locale.ROOT, "%s (%.1f s)", ProgressRenderer.formatDuration(o.seconds()), o.seconds()));
         t.put("training tokens/s", Double.isFinite(o.tokensPerSecond()) ? String.format(Locale.ROOT, "%,.0f", o.tokensPerSecond()) : "-");
         t.put("trainable params per step", String.format(Locale.ROOT, "%,d", o.trainableParamsPerStep()));

@@ -100,9 +100,14 @@ public final class Checkpoint {
             meta.put("booster_opt_step", t.boosterOpt.stepCount());
             meta.put("round_open", t.scheduler.inRound());
             meta.put("round", t.scheduler.round());
+            if (t.scheduler.inRound()) meta.put("round_layers", t.scheduler.currentLayers());
             meta.put("round_loss_sum", t.roundLossSum);
             meta.put("round_loss_count", t.roundLossCount);
             meta.put("cumulative_params", t.scheduler.cumulativeParams());
+            if (t.cfg.timeBudgetSeconds > 0) {
+                meta.put("budget_used_s", t.budget.used());
+                meta.put("budget_planned", t.budget.planned);
+            }
             meta.put(REPLAY, true);
             meta.put("boosters", boosters);
             meta.put("losses", t.losses);
@@ -141,6 +146,12 @@ public final class Checkpoint {
         dir = resolve(dir);
         if (t.step != 0) throw new IllegalStateException("restore into a trainer that has not run yet");
         Meta meta = readMeta(dir);
+        if (t.cfg.timeBudgetSeconds > 0 && meta.has("budget_used_s")) {
+            // a budget run planned its horizon from its step time: resume on that plan, with the budget left
+            t.setHorizon(totalSteps(meta));
+            t.budget.usedBefore = meta.number("budget_used_s");
+            t.budget.planned = meta.bool("budget_planned");
+        }
         checkSameRun(dir, meta, t.plan.describe(), t.totalSteps, t.cfg.seed);
         checkSameBase(dir, meta, t.cfg.baseModelSha256);
         int step = meta.integer("step", 0, t.totalSteps);
@@ -178,7 +189,7 @@ public final class Checkpoint {
                 }
             }
             if (roundOpen) {
-                t.beginRound(round);
+                t.beginRound(round, roundLayers(meta, t.model.numLayers()));
                 t.scheduler.setCumulativeParams(cumulative);
                 for (AdamW.Slot s : t.boosterOpt.slots()) {
                     s.param().value().copyFrom(need(st, "round/" + s.param().name(), s.param().value()));
@@ -195,6 +206,20 @@ public final class Checkpoint {
         t.order.seek(position);
         t.losses.clear();
         t.losses.addAll(losses);
+    }
+
+    /** The layers of the open round as saved (null in checkpoints older than the key: the selection repeats them). */
+    static int[] roundLayers(Meta meta, int numLayers) {
+        if (!meta.has("round_layers")) return null;
+        List<Object> l = meta.list("round_layers");
+        int[] out = new int[l.size()];
+        for (int i = 0; i < out.length; i++) {
+            if (!(l.get(i) instanceof Integer v) || v < 0 || v >= numLayers) {
+                throw meta.bad("round_layers", "holds " + l.get(i) + ", not a layer index in [0, " + numLayers + ")");
+            }
+            out[i] = v;
+        }
+        return out;
     }
 
     /** A checkpoint directory itself, or the newest under a root holding {@code latest}. */
@@ -361,6 +386,10 @@ public final class Checkpoint {
         boolean bool(String key) {
             if (!(get(key) instanceof Boolean b)) throw bad(key, "is not true or false: " + abbreviate(m.get(key)));
             return b;
+        }
+
+        boolean has(String key) {
+            return m.get(key) != null;
         }
 
         /** The boolean under {@code key}, or null when it is absent (keys older checkpoints lack). */

@@ -51,7 +51,10 @@ public final class CheckpointExport {
             Checkpoint.checkModules(meta, boosters, model.linears());
             s.restore(boosters, meta.longValue("cumulative_params"), Checkpoint.replays(meta));
             if (meta.bool("round_open")) {
-                s.begin(meta.integer("round", 0, Integer.MAX_VALUE));
+                int round = meta.integer("round", 0, Integer.MAX_VALUE);
+                int[] layers = Checkpoint.roundLayers(meta, model.numLayers());
+                if (layers != null) s.begin(round, layers);
+                else s.begin(round);
                 for (Param p : s.roundParams()) p.value().copyFrom(Checkpoint.need(st, "round/" + p.name(), p.value()));
                 s.end();
             }

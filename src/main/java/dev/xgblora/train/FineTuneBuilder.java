@@ -147,7 +147,8 @@ public final class FineTuneBuilder {
      */
     public record Outcome(EvalResult before, EvalResult after, int steps, double seconds, double tokensPerSecond,
                           long trainableParamsPerStep, long cumulativeTrainableParams, List<Double> losses,
-                          List<EvalResult> evaluations, int rounds, Path outputDir, Path runLog, Path merged, Path adapter) {
+                          List<EvalResult> evaluations, int rounds, Path outputDir, Path runLog, Path merged, Path adapter,
+                          String stoppedBy) {
     }
 
     /** Runs the job (blocking) and returns its outcome. */
@@ -197,6 +198,6 @@ public final class FineTuneBuilder {
         return new Outcome(before, r.eval(), t.step(), r.seconds(), tps[0], t.trainableParamsPerStep(), t.cumulativeTrainableParams(),
                 t.losses(), t.evals(), t.scheduler().boosters().stream().mapToInt(b -> b.round()).max().orElse(-1) + 1,
                 job.outputDir(), job.train().logFile, job.exportModel() && Files.isDirectory(merged) ? merged : null,
-                job.exportAdapter() && Files.isDirectory(adapter) ? adapter : null);
+                job.exportAdapter() && Files.isDirectory(adapter) ? adapter : null, t.stoppedBy());
     }
 }

@@ -39,5 +39,9 @@ final class MemoryCheck {
         MemoryEstimate e = estimate(dec, model, boost, cfg);
         listener.onMessage("memory estimate: " + e.describe());
         e.check(Runtime.getRuntime().maxMemory(), MemoryEstimate.physicalMemory());
+        if (cfg.memoryBudgetBytes > 0 && e.totalBytes() > cfg.memoryBudgetBytes) {
+            throw new IllegalArgumentException("this run needs about " + (e.totalBytes() >> 20) + " MiB (" + e.describe() + "), more than the --memory-budget of "
+                    + (cfg.memoryBudgetBytes >> 20) + " MiB: lower --batch-size or --max-length, add --recompute, or raise the budget");
+        }
     }
 }

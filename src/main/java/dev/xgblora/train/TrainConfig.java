@@ -49,6 +49,18 @@ public final class TrainConfig {
     public StopRequest stop;
     /** Decoders: keep only each layer's input and recompute the layer in backward (less memory, one more forward). */
     public boolean recompute;
+    /**
+     * Wall-clock budget of the training loop in seconds (0 = none): the horizon of the LR schedule
+     * and of the rounds is planned from the measured step time, and training stops at the budget,
+     * then evaluates and exports as usual; steps/epochs stay the upper bound.
+     */
+    public double timeBudgetSeconds;
+    /** Resident-memory cap in bytes (0 = none): training stops after the first step that exceeds it. */
+    public long memoryBudgetBytes;
+    /** Nanosecond clock of the time budget (tests substitute a fake one). */
+    public java.util.function.LongSupplier clock = System::nanoTime;
+    /** Resident bytes of this process, read after each step under a memory budget (tests substitute one). */
+    public java.util.function.LongSupplier residentBytes = ResidentMemory::current;
 
     public TrainConfig steps(int v) { steps = v; return this; }
     public TrainConfig epochs(double v) { epochs = v; return this; }
@@ -76,6 +88,8 @@ public final class TrainConfig {
     public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
     public TrainConfig stop(StopRequest v) { stop = v; return this; }
     public TrainConfig recompute(boolean v) { recompute = v; return this; }
+    public TrainConfig timeBudgetSeconds(double v) { timeBudgetSeconds = v; return this; }
+    public TrainConfig memoryBudgetBytes(long v) { memoryBudgetBytes = v; return this; }
 
     public double effectiveHeadLr() {
         return Double.isNaN(headLr) ? lr : headLr;

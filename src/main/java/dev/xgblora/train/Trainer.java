@@ -4,6 +4,7 @@ import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.BoostPlan;
 import dev.xgblora.adapt.BoostingScheduler;
 import dev.xgblora.adapt.Booster;
+import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.Seeds;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.model.Param;
@@ -25,15 +26,18 @@ public final class Trainer {
     final TrainConfig cfg;
     final Kernels k;
     final BoostingScheduler scheduler;
-    final BoostPlan plan;
+    BoostPlan plan;
     final DataOrder order;
     final AdamW boosterOpt;
     final AdamW otherOpt;
-    final LrSchedule schedule;
-    final int totalSteps;
+    LrSchedule schedule;
+    /** Planned steps: from steps/epochs, then from the measured step time under a time budget. */
+    int totalSteps;
     final Map<String, dev.xgblora.tensor.DType> sourceDtypes;
     private ProgressListener listener = ProgressListener.NONE;
     private GradientSync sync; // null: one process
+
+    final Budget budget;
 
     // state that checkpoints carry
     int step;
@@ -57,9 +61,12 @@ public final class Trainer {
         boost.seedIfUnset(cfg.seed);
         this.scheduler = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
         this.plan = scheduler.plan();
-        int warmup = cfg.warmupSteps >= 0 ? cfg.warmupSteps : LrSchedule.warmupSteps(cfg.warmupRatio, totalSteps);
-        int rewarm = plan.rewarmSteps() > 0 ? plan.rewarmSteps() : cfg.rewarmSteps;
-        this.schedule = new LrSchedule(1.0, warmup, totalSteps, cfg.decay, rewarm > 0 ? plan.stepsPerRound() : 0, rewarm);
+        this.schedule = schedule(plan, totalSteps);
+        if (cfg.timeBudgetSeconds < 0 || !Double.isFinite(cfg.timeBudgetSeconds)) {
+            throw new IllegalArgumentException("the time budget must be a positive number of seconds, got " + cfg.timeBudgetSeconds);
+        }
+        if (cfg.memoryBudgetBytes < 0) throw new IllegalArgumentException("the memory budget must be positive, got " + cfg.memoryBudgetBytes);
+        this.budget = new Budget(cfg);
         this.boosterOpt = AdamW.standard(k, cfg.weightDecay);
         this.otherOpt = AdamW.standard(k, cfg.weightDecay);
         if (plan.trainsBackbone()) {
@@ -72,6 +79,28 @@ public final class Trainer {
             p.setTrainable(true);
             otherOpt.add(p, (float) cfg.effectiveHeadLr());
         }
+    }
+
+    private LrSchedule schedule(BoostPlan p, int total) {
+        int warmup = cfg.warmupSteps >= 0 ? cfg.warmupSteps : LrSchedule.warmupSteps(cfg.warmupRatio, total);
+        int rewarm = p.rewarmSteps() > 0 ? p.rewarmSteps() : cfg.rewarmSteps;
+        return new LrSchedule(1.0, warmup, total, cfg.decay, rewarm > 0 ? p.stepsPerRound() : 0, rewarm);
+    }
+
+    /**
+     * Sets the run's horizon to {@code total} steps (a time budget's plan, or a resumed budget run's
+     * saved plan): the LR schedule and, where the rounds done so far allow, the round plan.
+     */
+    void setHorizon(int total) {
+        if (total == totalSteps) return;
+        if (scheduler.replan(total, step)) plan = scheduler.plan();
+        totalSteps = total;
+        schedule = schedule(plan, total);
+    }
+
+    /** Why training ended before its planned steps ("time budget", "memory budget"), or null. */
+    public String stoppedBy() {
+        return budget.stoppedBy;
     }
 
     public Trainer listener(ProgressListener l) {
@@ -135,7 +164,6 @@ public final class Trainer {
 
     /** Runs until {@code totalSteps}, or until {@code stopAt} (exclusive) when it is smaller. */
     public void run(int stopAt) {
-        int end = Math.min(stopAt, totalSteps);
         if (cfg.stop != null) cfg.stop.trainingStarted();
         try (RunLog log = cfg.logFile == null ? null : new RunLog(cfg.logFile, step > 0)) {
             if (step == 0 && log != null) log.write(RunLog.record("type", "start", "plan", plan.describe(), "total_steps", totalSteps,
@@ -144,10 +172,12 @@ public final class Trainer {
                     "global_batch", cfg.batchSize));
             long t0 = System.nanoTime();
             long tokens = 0;
-            while (step < end) {
+            budget.start();
+            while (step < Math.min(stopAt, totalSteps)) {
                 if (cfg.stop != null && cfg.stop.requested()) stopHere();
                 if (plan.startsRound(step)) beginRound(plan.roundOf(step));
                 tokens += oneStep(log, t0, tokens);
+                afterStep(log);
                 if (plan.endsRound(step, totalSteps) && scheduler.inRound()) endRound(log);
                 step++;
                 if (cfg.evalEvery > 0 && step % cfg.evalEvery == 0 && step < totalSteps && writes()) evaluateAndLog(log);
@@ -158,6 +188,30 @@ public final class Trainer {
             if (step == totalSteps && valid != null && writes()) evaluateAndLog(log);
         } finally {
             if (cfg.stop != null) cfg.stop.trainingEnded();
+        }
+    }
+
+    /**
+     * The budgets after a step: plans the horizon once the step time is known, and makes this step
+     * the last when a budget is spent (the open round then ends and merges, the run evaluates).
+     */
+    private void afterStep(RunLog log) {
+        if (!budget.active()) return;
+        int planned = budget.plannedSteps(step + 1, totalSteps);
+        if (planned > 0 && planned != totalSteps) {
+            int before = totalSteps;
+            setHorizon(planned);
+            String msg = String.format(java.util.Locale.ROOT, "time budget %.0f s: %.3f s per step measured, horizon %d steps (was %d); %s",
+                    cfg.timeBudgetSeconds, budget.secondsPerStep(), totalSteps, before, plan.describe());
+            listener.onMessage(msg);
+            if (log != null) log.write(RunLog.record("type", "budget", "step", step + 1, "seconds_per_step", budget.secondsPerStep(),
+                    "total_steps", totalSteps, "plan", plan.describe()));
+        }
+        String spent = step + 1 < totalSteps ? budget.spent() : null;
+        if (spent != null) {
+            listener.onMessage(spent + "; training ends after step " + (step + 1) + " of " + totalSteps + " planned");
+            if (log != null) log.write(RunLog.record("type", "budget_stop", "step", step + 1, "reason", spent));
+            totalSteps = step + 1;
         }
     }
 
@@ -179,11 +233,52 @@ public final class Trainer {
     }
 
     void beginRound(int round) {
-        List<Param> ps = scheduler.begin(round);
+        beginRound(round, null);
+    }
+
+    /** Opens round {@code round} on {@code layers} (a restored round), or on the layers its selection picks (null). */
+    void beginRound(int round, int[] layers) {
+        List<Param> ps = layers != null ? scheduler.begin(round, layers)
+                : plan.selection() == LayerSelection.GRADIENT ? probeLayers(round) : scheduler.begin(round);
         boosterOpt.reset();
         for (Param p : ps) boosterOpt.add(p, (float) cfg.lr * scheduler.lrScale(p));
         roundLossSum = 0;
         roundLossCount = 0;
+    }
+
+    /**
+     * Gradient layer selection: candidate boosters on every layer, one forward and backward on a
+     * probe batch drawn from (seed, round), and the L_s layers whose boosters' gradients are largest
+     * keep theirs. Deterministic, so a resumed run (which restores the chosen layers) agrees.
+     */
+    private List<Param> probeLayers(int round) {
+        scheduler.beginCandidates(round);
+        scheduler.setTraining(false); // no adapter dropout in the probe
+        try {
+            model.trainStep(train.batch(probeUnits(round)), 1f);
+        } finally {
+            scheduler.setTraining(true);
+        }
+        scheduler.keepLayers(BoostingScheduler.topLayers(scheduler.layerScores(), plan.layersPerRound()));
+        for (Param p : scheduler.roundParams()) p.grad().zero();
+        otherOpt.zeroGrad(); // the probe's head gradients
+        return scheduler.roundParams();
+    }
+
+    /** The probe batch of round {@code round}: batch-size training units drawn without replacement from (seed, round). */
+    int[] probeUnits(int round) {
+        int n = train.units();
+        int[] all = new int[n];
+        for (int i = 0; i < n; i++) all[i] = i;
+        java.util.Random rng = new java.util.Random(Seeds.derive(cfg.seed, round, 4));
+        int m = Math.min(cfg.batchSize, n);
+        for (int i = 0; i < m; i++) {
+            int j = i + rng.nextInt(n - i);
+            int t = all[i];
+            all[i] = all[j];
+            all[j] = t;
+        }
+        return java.util.Arrays.copyOf(all, m);
     }
 
     private void endRound(RunLog log) {

@@ -62,7 +62,7 @@ final class ReplicaTask extends scala.runtime.AbstractFunction1<Iterator<Integer
             FineTuneBuilder.Outcome o = FineTuneBuilder.run(job, k, ProgressListener.NONE, baseline, sync);
             if (before != null) {
                 o = new FineTuneBuilder.Outcome(before, o.after(), o.steps(), o.seconds(), o.tokensPerSecond(), o.trainableParamsPerStep(),
-                        o.cumulativeTrainableParams(), o.losses(), o.evaluations(), o.rounds(), o.outputDir(), o.runLog(), o.merged(), o.adapter());
+                        o.cumulativeTrainableParams(), o.losses(), o.evaluations(), o.rounds(), o.outputDir(), o.runLog(), o.merged(), o.adapter(), o.stoppedBy());
             }
             String result = sync.rank() == 0 ? OutcomeJson.write(o) : "";
             return CollectionConverters.asScala(java.util.List.of(result).iterator());
