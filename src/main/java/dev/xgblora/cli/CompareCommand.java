@@ -42,6 +42,11 @@ public final class CompareCommand implements Callable<Integer> {
     Path output;
     @Option(names = "--title", paramLabel = "TEXT", defaultValue = "xgblora runs compared", description = "Title of the page.")
     String title;
+    @Option(names = "--grid", paramLabel = "ROW,COLUMN", split = ",", description = "Also a heat map of the final metric over two settings "
+            + "(train option names, e.g. steps-per-booster,layers-per-booster); runs sharing a cell (seeds) are averaged.")
+    List<String> grid;
+    @Option(names = "--metric", defaultValue = "accuracy", description = "Metric of the heat map: accuracy (default), mcc, f1, loss or perplexity.")
+    String metric;
 
     @Override
     public Integer call() throws IOException {
@@ -54,10 +59,36 @@ public final class CompareCommand implements Callable<Integer> {
             loaded.add(new ComparisonPage.Run(name, r.data(), r.summary()));
         }
         System.out.print(table(loaded));
-        ComparisonPage.write(title, loaded, output);
+        dev.xgblora.cli.report.SettingsGrid heat = null;
+        if (grid != null) {
+            if (grid.size() != 2) throw new IllegalArgumentException("--grid takes two setting names, ROW,COLUMN; got " + grid);
+            String key = "after_" + metric.toLowerCase(Locale.ROOT);
+            if (!List.of("after_accuracy", "after_mcc", "after_f1", "after_loss", "after_perplexity").contains(key)) {
+                throw new IllegalArgumentException("--metric: expected accuracy, mcc, f1, loss or perplexity, got '" + metric + "'");
+            }
+            List<dev.xgblora.cli.report.SettingsGrid.Point> points = new ArrayList<>();
+            for (int i = 0; i < runs.size(); i++) {
+                Map<String, String> s = loaded.get(i).data().settings;
+                for (String g : grid) {
+                    if (!s.containsKey(g)) throw new IllegalArgumentException(runs.get(i) + ": no setting '" + g + "' (settings: " + s.keySet() + ")");
+                }
+                JsonNode v = readJson(runs.get(i).resolve(RunReport.RESULTS)).path(key);
+                points.add(new dev.xgblora.cli.report.SettingsGrid.Point(plain(s.get(grid.get(0))), plain(s.get(grid.get(1))),
+                        v.isNumber() ? v.asDouble() : Double.NaN));
+            }
+            heat = new dev.xgblora.cli.report.SettingsGrid(grid.get(0), grid.get(1), metric, points);
+            System.out.println();
+            System.out.print(heat.text());
+        }
+        ComparisonPage.write(title, loaded, heat, metric.equalsIgnoreCase("loss") || metric.equalsIgnoreCase("perplexity"), output);
         System.out.println();
         System.out.println("comparison page: " + output.toAbsolutePath().normalize());
         return 0;
+    }
+
+    /** A resolved setting without its "(default)" mark: the value a grid groups by. */
+    private static String plain(String setting) {
+        return setting.replaceFirst(" \\(default\\)$", "");
     }
 
     /** One run directory: its log as report data, its settings, and its final figures. */

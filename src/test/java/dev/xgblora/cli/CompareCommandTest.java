@@ -104,6 +104,41 @@ class CompareCommandTest {
     }
 
     @Test
+    void gridShowsTheMetricOverTwoSettingsAveragedOverSeeds() throws Exception {
+        Path model = dir.resolve("tiny"), data = dir.resolve("toy.tsv");
+        String[][] runs = {{"2", "1", "0"}, {"2", "1", "1"}, {"4", "1", "0"}, {"2", "2", "0"}};
+        List<String> args = new java.util.ArrayList<>(List.of("compare"));
+        java.util.Map<String, List<Double>> byCell = new java.util.HashMap<>();
+        for (String[] r : runs) {
+            Path out = dir.resolve("grid-k" + r[0] + "-l" + r[1] + "-s" + r[2]);
+            run(0, "train", "--model", model.toString(), "--train", data.toString(), "--valid", data.toString(), "--steps", "8",
+                    "--batch-size", "8", "--lr", "1e-2", "--head-lr", "1e-2", "--quiet", "--no-export", "--no-baseline", "--kappa", r[0],
+                    "--layers-per-booster", r[1], "--seed", r[2], "--output", out.toString());
+            args.add(out.toString());
+            double acc = new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("after_accuracy").asDouble();
+            byCell.computeIfAbsent(r[0] + "," + r[1], k -> new java.util.ArrayList<>()).add(acc);
+        }
+        Path page = dir.resolve("grid.html");
+        args.addAll(List.of("--grid", "steps-per-booster,layers-per-booster", "--output", page.toString()));
+        String out = run(0, args.toArray(String[]::new));
+        assertTrue(out.contains("accuracy by steps-per-booster (rows) x layers-per-booster (columns)"), out);
+        assertTrue(out.contains("(n=2)"), "two seeds share the cell (2, 1)\n" + out);
+        String html = Files.readString(page);
+        Matcher m = Pattern.compile("<td class=\"cell\" data-value=\"([^\"]*)\"").matcher(html);
+        List<String> values = new java.util.ArrayList<>();
+        while (m.find()) values.add(m.group(1));
+        // rows 2, 4; columns 1, 2; (4, 2) has no run
+        double mean21 = byCell.get("2,1").stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        assertEquals(4, values.size(), html);
+        assertEquals(mean21, Double.parseDouble(values.get(0)), 1e-6);
+        assertEquals(byCell.get("2,2").getFirst(), Double.parseDouble(values.get(1)), 1e-6);
+        assertEquals(byCell.get("4,1").getFirst(), Double.parseDouble(values.get(2)), 1e-6);
+        assertEquals("", values.get(3), "no run in (4, 2)");
+        String bad = run(1, "compare", args.get(1), "--grid", "kappa,layers-per-booster", "--output", page.toString());
+        assertTrue(bad.contains("no setting 'kappa'"), bad);
+    }
+
+    @Test
     void cumulativeParametersGrowByEachRoundsAdapters() {
         // head 10 trains throughout, each round's adapters 100: rounds end at steps 2 and 4
         java.util.Map<Long, Double> steps = new java.util.TreeMap<>(java.util.Map.of(1L, 110.0, 2L, 110.0, 3L, 110.0, 4L, 110.0, 5L, 110.0));

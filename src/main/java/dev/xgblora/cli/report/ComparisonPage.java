@@ -24,7 +24,13 @@ public final class ComparisonPage {
     }
 
     public static String render(String title, List<Run> runs) {
+        return render(title, runs, null, false);
+    }
+
+    /** The page, with a heat map of a final metric over two settings first when {@code grid} is given. */
+    public static String render(String title, List<Run> runs, SettingsGrid grid, boolean lowerIsBetter) {
         StringBuilder sb = Html.head(title);
+        if (grid != null) sb.append("<h2>").append(Html.escape(grid.title())).append("</h2>\n").append(grid.html(lowerIsBetter));
         sb.append("<div class=\"legend\" id=\"legend\">");
         for (int i = 0; i < runs.size(); i++) {
             sb.append("<span><span class=\"swatch\" style=\"background:").append(Svg.color(i)).append("\"></span>")
@@ -45,7 +51,11 @@ public final class ComparisonPage {
     }
 
     public static void write(String title, List<Run> runs, Path file) throws IOException {
-        Html.writePage(render(title, runs), file);
+        write(title, runs, null, false, file);
+    }
+
+    public static void write(String title, List<Run> runs, SettingsGrid grid, boolean lowerIsBetter, Path file) throws IOException {
+        Html.writePage(render(title, runs, grid, lowerIsBetter), file);
     }
 
     private static void chart(StringBuilder sb, List<Run> runs, String title, String yLabel, Function<ReportData, List<ReportData.Point>> series,
