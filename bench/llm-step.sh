@@ -6,19 +6,25 @@
 #   --quick: every case on the tiny shape at 2 x 64 (checks the script itself in a minute)
 #   models are made once under DIR (default /tmp/xgblora-models: 2.5 GB + 1 GB, + 16 GB with --with-8b)
 # Memory figures are valid on a shared machine; tokens/s only on an idle one.
-# TODO: the PyTorch peer column (bench/torch_steps.py extended to Llama/Qwen2 with HF semantics).
+# Each case is followed by the PyTorch peer (bench/torch_llm_steps.py: Debian's PyTorch, a
+# hand-written Llama/Qwen2 with Hugging Face semantics, f32 weights, layer checkpointing where
+# xgblora recomputes) on the same weights, batch and method; tokens/s are medians of the steps
+# after the first on both sides, and the last column is xgblora / PyTorch.
+#   --no-peer: xgblora only
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 models=/tmp/xgblora-models
 steps=3
 with8b=0
 quick=0
+peer=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-8b) with8b=1 ;;
     --steps) steps="$2"; shift ;;
     --models) models="$2"; shift ;;
     --quick) quick=1 ;;
+    --no-peer) peer=0 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -42,26 +48,41 @@ run_case() {
   out=$(mktemp -d)
   log="$out/time.log"
   XGBLORA_JAVA_OPTS="-Xmx$heap" nice /usr/bin/time -v "$here/xgblora" train --model "$dir" --task lm --train "$text" \
-      --method "$method" --steps "$steps" --batch-size "$batch" --max-length "$len" --no-baseline --no-export --json \
+      --method "$method" --steps "$steps" --batch-size "$batch" --max-length "$len" --no-baseline --no-export --json --log-every 1 \
       --output "$out/run" "$@" > "$out/stdout.jsonl" 2> "$log" || { echo "$shape $method failed: see $log" >&2; return; }
-  python3 - "$dir" "$out/stdout.jsonl" "$log" "$shape" "$method" "$batch x $len" "$steps" "$*" <<'EOF'
-import json, os, re, sys
-d, stdout, log, shape, method, bl, steps, extra = sys.argv[1:]
+  local peer_json=""
+  if [ "$peer" = 1 ]; then
+    local ck=""; case " $* " in *" --recompute "*) ck=--checkpoint ;; esac
+    peer_json=$(nice /usr/bin/python3 "$here/bench/torch_llm_steps.py" --model "$dir" --method "$method" --batch "$batch" --seq "$len" \
+        --steps "$((steps > 1 ? steps - 1 : 1))" --warmup 1 $ck 2> "$out/peer.err" | tail -1) || { echo "PyTorch peer failed: see $out/peer.err" >&2; peer_json=""; }
+  fi
+  python3 - "$dir" "$out/stdout.jsonl" "$log" "$shape" "$method" "$batch x $len" "$steps" "$*" "$out/run/run.jsonl" "$peer_json" <<'EOF'
+import json, os, re, statistics, sys
+d, stdout, log, shape, method, bl, steps, extra, runlog, peer = sys.argv[1:]
 weights = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".safetensors"))
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(log).read()).group(1)) * 1024
-final = [json.loads(l) for l in open(stdout) if l.startswith("{")][-1]
-tps = final.get("tokens_per_s", float("nan"))
+b, t = (int(x) for x in bl.split(" x "))
+# per-step seconds from the cumulative tokens/s of each logged step; the first step (JIT) left out
+recs = [json.loads(l) for l in open(runlog) if '"type":"step"' in l]
+tokens = b * (t - 1)
+ends = [r["step"] * tokens / r["tokens_per_s"] for r in recs if r["tokens_per_s"] > 0]
+per = [y - x for x, y in zip(ends, ends[1:])] or ends[:1]
+tps = tokens / statistics.median(per) if per else float("nan")
 g = 1 << 30
-print(f"| {shape} | {method} {extra} | {bl} | {steps} | {weights/g:.2f} GiB | {rss/g:.2f} GiB | {(rss-weights)/g:+.2f} GiB | {tps:.1f} |")
+p = json.loads(peer) if peer else None
+ratio = f"{tps / p['tokens_per_s']:.2f}x" if p else "-"
+print(f"| {shape} | xgblora {method} {extra} | {bl} | {steps} | {weights/g:.2f} GiB | {rss/g:.2f} GiB | {(rss-weights)/g:+.2f} GiB | {tps:.1f} | {ratio} |")
+if p:
+    print(f"| {shape} | PyTorch {p['torch']} {method} ({p['dtype']}{', checkpoint' if p['checkpoint'] else ''}) | {bl} | {p['steps']} + 1 | "
+          f"{weights/g:.2f} GiB (read as f32) | {p['peak_rss_mib']/1024:.2f} GiB | {(p['peak_rss_mib']*1048576-weights)/g:+.2f} GiB | {p['tokens_per_s']:.1f} | |")
 EOF
 }
 
-echo "| shape | method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s (indicative) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| shape | implementation, method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s (median step) | xgblora / PyTorch |"
+echo "|---|---|---|---|---|---|---|---|---|"
 run_case llama-3.2-1b xgblora 4 512 3g --kappa 1 --recompute
 run_case qwen2.5-0.5b xgblora 4 512 3g --kappa 1 --recompute
 run_case llama-3.2-1b lora 4 512 3g --rank 8 --recompute
 if [ "$with8b" = 1 ]; then
   run_case llama-3.1-8b xgblora 1 512 3g --kappa 1 --recompute
 fi
-echo "| PyTorch peer | TODO | | | | | | |"
