@@ -4,24 +4,26 @@ import java.util.Locale;
 
 /**
  * The stopping rules of a run besides its step count: a wall-clock budget for the training loop
- * and a resident-memory cap. Under a time budget the horizon (the steps that fit) is planned once,
- * from the step time measured after the first steps, so that the LR schedule and the rounds fit
- * the budget; the run then stops at whichever comes first, the horizon or the budget.
+ * and a resident-memory cap. Under a time budget the horizon (the steps that fit) is planned from
+ * the step time measured after the first steps, so that the LR schedule and the rounds fit the
+ * budget, and re-planned at a few later points from the steps since the previous plan (the first
+ * steps run slower while the JIT compiles, which would leave budget unused); the run stops at
+ * whichever comes first, the horizon or the budget.
  */
 final class Budget {
     /** Steps left out of the step-time measurement (JIT warm-up, first touches of memory). */
     static final int SETTLE_STEPS = 2;
     /** Steps measured before the horizon is planned, at the least. */
     static final int MEASURED_STEPS = 4;
-    /** Part of the budget spent before the horizon is planned, at the least. */
-    static final double MEASURE_FRACTION = 0.05;
+    /** Parts of the budget spent at which the horizon is planned (the first) and re-planned. */
+    static final double[] PLAN_AT = {0.05, 0.15, 0.3, 0.5};
 
     private final TrainConfig cfg;
     private long startNanos;
     /** Seconds of budget spent by earlier processes (a resumed run). */
     double usedBefore;
-    /** Whether the horizon is fixed (planned, or restored from a checkpoint). */
-    boolean planned;
+    /** Plans made so far (index into PLAN_AT); all made = the horizon is fixed. */
+    int plans;
     private double settledAt = -1;
     private int settledStep;
     private double secondsPerStep = Double.NaN;
@@ -50,10 +52,10 @@ final class Budget {
 
     /**
      * After {@code stepsDone} steps: the horizon to plan now (at most {@code upper}), or 0 when it
-     * is not time to plan (no time budget, already planned, too few steps measured).
+     * is not time to plan (no time budget, every plan made, too few steps measured).
      */
     int plannedSteps(int stepsDone, int upper) {
-        if (cfg.timeBudgetSeconds <= 0 || planned) return 0;
+        if (cfg.timeBudgetSeconds <= 0 || plans >= PLAN_AT.length) return 0;
         double t = used();
         if (settledAt < 0) {
             if (stepsDone >= SETTLE_STEPS) {
@@ -63,12 +65,14 @@ final class Budget {
             return 0;
         }
         int measured = stepsDone - settledStep;
-        if (measured < MEASURED_STEPS || t < MEASURE_FRACTION * cfg.timeBudgetSeconds) return 0;
-        planned = true;
+        if (measured < MEASURED_STEPS || t < PLAN_AT[plans] * cfg.timeBudgetSeconds) return 0;
+        plans++;
         secondsPerStep = (t - settledAt) / measured;
+        settledAt = t; // the next plan measures the steps from here
+        settledStep = stepsDone;
         double left = Math.max(0, cfg.timeBudgetSeconds - t);
         long fit = stepsDone + (long) Math.floor(left / Math.max(secondsPerStep, 1e-9));
-        return (int) Math.max(stepsDone, Math.min(upper, fit));
+        return (int) Math.max(stepsDone + 1L, Math.min(upper, fit));
     }
 
     /** Why training must end now (a budget is spent), or null. */

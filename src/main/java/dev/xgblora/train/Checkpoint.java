@@ -106,7 +106,7 @@ public final class Checkpoint {
             meta.put("cumulative_params", t.scheduler.cumulativeParams());
             if (t.cfg.timeBudgetSeconds > 0) {
                 meta.put("budget_used_s", t.budget.used());
-                meta.put("budget_planned", t.budget.planned);
+                meta.put("budget_plans", t.budget.plans);
             }
             meta.put(REPLAY, true);
             meta.put("boosters", boosters);
@@ -150,7 +150,7 @@ public final class Checkpoint {
             // a budget run planned its horizon from its step time: resume on that plan, with the budget left
             t.setHorizon(totalSteps(meta));
             t.budget.usedBefore = meta.number("budget_used_s");
-            t.budget.planned = meta.bool("budget_planned");
+            t.budget.plans = meta.integer("budget_plans", 0, Integer.MAX_VALUE);
         }
         checkSameRun(dir, meta, t.plan.describe(), t.totalSteps, t.cfg.seed);
         checkSameBase(dir, meta, t.cfg.baseModelSha256);

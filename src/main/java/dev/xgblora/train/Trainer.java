@@ -33,6 +33,8 @@ public final class Trainer {
     LrSchedule schedule;
     /** Planned steps: from steps/epochs, then from the measured step time under a time budget. */
     int totalSteps;
+    /** The steps/epochs bound: a time budget plans at most this many. */
+    final int upperSteps;
     final Map<String, dev.xgblora.tensor.DType> sourceDtypes;
     private ProgressListener listener = ProgressListener.NONE;
     private GradientSync sync; // null: one process
@@ -58,6 +60,7 @@ public final class Trainer {
         if (cfg.gradAccum < 1) throw new IllegalArgumentException("gradient accumulation must be at least 1: " + cfg.gradAccum);
         this.order = new DataOrder(train.units(), cfg.batchSize, cfg.seed, cfg.bucketByLength ? train.lengths() : null);
         this.totalSteps = cfg.totalSteps(order.batchesPerEpoch());
+        this.upperSteps = totalSteps;
         boost.seedIfUnset(cfg.seed);
         this.scheduler = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
         this.plan = scheduler.plan();
@@ -93,9 +96,14 @@ public final class Trainer {
      */
     void setHorizon(int total) {
         if (total == totalSteps) return;
-        if (scheduler.replan(total, step)) plan = scheduler.plan();
-        totalSteps = total;
-        schedule = schedule(plan, total);
+        if (scheduler.replan(total, step)) {
+            plan = scheduler.plan();
+        } else if (plan.usesAdapters()) {
+            // the rounds keep their length (relora/cola after the first round): no steps past the last round
+            total = Math.min(total, plan.headWarmup() + plan.rounds() * plan.stepsPerRound());
+        }
+        totalSteps = Math.max(total, step + 1);
+        schedule = schedule(plan, totalSteps);
     }
 
     /** Why training ended before its planned steps ("time budget", "memory budget"), or null. */
@@ -197,7 +205,7 @@ public final class Trainer {
      */
     private void afterStep(RunLog log) {
         if (!budget.active()) return;
-        int planned = budget.plannedSteps(step + 1, totalSteps);
+        int planned = budget.plannedSteps(step + 1, upperSteps);
         if (planned > 0 && planned != totalSteps) {
             int before = totalSteps;
             setHorizon(planned);

@@ -50,27 +50,47 @@ class BudgetTest {
     }
 
     @Test
-    void timeBudgetStopsWhenStepsSlowDownAndTheOpenRoundIsMerged() {
+    void timeBudgetStopsWhenStepsSlowDownAfterTheLastPlanAndTheOpenRoundIsMerged() {
         AtomicLong now = new AtomicLong();
         long[] perStep = {1_000_000_000L};
-        TrainConfig c = TrainerTest.cfg(1000).timeBudgetSeconds(60);
+        TrainConfig c = TrainerTest.cfg(1000).timeBudgetSeconds(100);
         c.clock = now::get;
         Trainer t = trainer(BoostConfig.of(Preset.XGBLORA).stepsPerRound(7), c);
         t.listener(new ProgressListener() {
             @Override
             public void onStep(StepInfo s) {
-                if (s.step() == 10) perStep[0] = 3_000_000_000L; // the machine got busy after planning
+                if (s.step() == 60) perStep[0] = 3_000_000_000L; // the machine got busy after the last plan (at half the budget)
                 now.addAndGet(perStep[0]);
             }
         }).run();
-        // 9 steps at 1 s, then 3 s each: the budget of 60 s is spent after 9 + 17 steps
-        assertEquals(26, t.step());
-        assertEquals(26, t.totalSteps());
+        // 59 steps at 1 s, then 3 s each: the budget of 100 s is spent after 59 + 14 steps, before the planned 100
+        assertEquals(73, t.step());
+        assertEquals(73, t.totalSteps());
         assertNotNull(t.stoppedBy());
         assertTrue(t.stoppedBy().startsWith("time budget spent"), t.stoppedBy());
         assertFalse(t.scheduler().inRound(), "the open round was ended");
-        assertEquals(4, t.scheduler().boosters().stream().mapToInt(b -> b.round()).max().getAsInt() + 1, "rounds of 7, 7, 7 and 5 steps merged");
+        assertEquals(11, t.scheduler().boosters().stream().mapToInt(b -> b.round()).max().getAsInt() + 1, "10 rounds of 7 steps and one of 3 merged");
         assertEquals(1, t.evals().size());
+    }
+
+    @Test
+    void horizonIsReplannedWhenTheFirstStepsWereSlow() {
+        AtomicLong now = new AtomicLong();
+        long[] perStep = {3_000_000_000L};
+        TrainConfig c = TrainerTest.cfg(1000).timeBudgetSeconds(100);
+        c.clock = now::get;
+        Trainer t = trainer(BoostConfig.of(Preset.XGBLORA).stepsPerRound(10), c);
+        t.listener(new ProgressListener() {
+            @Override
+            public void onStep(StepInfo s) {
+                now.addAndGet(perStep[0]);
+                if (s.step() == 8) perStep[0] = 1_000_000_000L; // JIT done: 3 s per step, then 1 s
+            }
+        }).run();
+        // planned once at 3 s per step the run would end after 33 steps and 43 s; the later plans use the budget
+        assertEquals(84, t.step());
+        assertEquals(100, now.get() / 1_000_000_000L);
+        assertNull(t.stoppedBy());
     }
 
     @Test
