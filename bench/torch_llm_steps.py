@@ -34,11 +34,9 @@ import math
 import resource
 import statistics
 import sys
-import time
-
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_steps import read_safetensors  # noqa: E402  (the validated reader, copy-on-write mapping)
+from torch_steps import read_safetensors, timed_steps  # noqa: E402  (the validated reader, copy-on-write mapping)
 
 
 def load_weights(model_dir, keep_bf16):
@@ -257,14 +255,7 @@ def main():
         opt.step()
         return loss.item()
 
-    times, cpus, losses = [], [], []
-    for i in range(args.warmup + args.steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        losses.append(step())
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-        print(f"step {i + 1}/{args.warmup + args.steps}: loss {losses[-1]:.4f}, {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    times, cpus, losses = timed_steps(step, args.warmup, args.steps, progress=True)
     med = statistics.median(times)
     tokens = args.batch * (args.seq - 1)
     print(json.dumps({

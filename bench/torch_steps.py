@@ -282,14 +282,7 @@ def run_one(args):
         opt.step()
         return loss.item()
 
-    times, cpus, losses = [], [], []
-    for i in range(args.warmup + args.steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        losses.append(step())
-        dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        if i >= args.warmup:
-            times.append(dt)
-            cpus.append(dc)
+    times, cpus, losses = timed_steps(step, args.warmup, args.steps)
     med = statistics.median(times)
     result = {
         "impl": "pytorch",
@@ -309,6 +302,21 @@ def run_one(args):
     if args.method == "xgblora":
         result["layers"] = model.adapted_layers
     return result
+
+
+def timed_steps(step, warmup, steps, progress=False):
+    """Runs warmup + steps calls of step(); returns the wall and CPU seconds of the timed ones and every loss."""
+    times, cpus, losses = [], [], []
+    for i in range(warmup + steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        losses.append(step())
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        if i >= warmup:
+            times.append(dt)
+            cpus.append(dc)
+        if progress:
+            print(f"step {i + 1}/{warmup + steps}: loss {losses[-1]:.4f}, {dt:.1f} s", file=sys.stderr, flush=True)
+    return times, cpus, losses
 
 
 def parse_args(argv=None):

@@ -17,9 +17,15 @@ class BudgetTest {
 
     /** A clock that advances {@code perStep[0]} nanoseconds at each step the trainer reports (logEvery 1). */
     static ProgressListener ticking(AtomicLong now, long[] perStep) {
+        return ticking(now, perStep, Integer.MAX_VALUE, 0);
+    }
+
+    /** As above, steps from {@code from} on (counted from 1) taking {@code seconds} each. */
+    static ProgressListener ticking(AtomicLong now, long[] perStep, int from, long seconds) {
         return new ProgressListener() {
             @Override
             public void onStep(StepInfo s) {
+                if (s.step() == from) perStep[0] = seconds * 1_000_000_000L;
                 now.addAndGet(perStep[0]);
             }
         };
@@ -56,13 +62,7 @@ class BudgetTest {
         TrainConfig c = TrainerTest.cfg(1000).timeBudgetSeconds(100);
         c.clock = now::get;
         Trainer t = trainer(BoostConfig.of(Preset.XGBLORA).stepsPerRound(7), c);
-        t.listener(new ProgressListener() {
-            @Override
-            public void onStep(StepInfo s) {
-                if (s.step() == 60) perStep[0] = 3_000_000_000L; // the machine got busy after the last plan (at half the budget)
-                now.addAndGet(perStep[0]);
-            }
-        }).run();
+        t.listener(ticking(now, perStep, 60, 3)).run(); // the machine got busy after the last plan (at half the budget)
         // 59 steps at 1 s, then 3 s each: the budget of 100 s is spent after 59 + 14 steps, before the planned 100
         assertEquals(73, t.step());
         assertEquals(73, t.totalSteps());
@@ -80,13 +80,7 @@ class BudgetTest {
         TrainConfig c = TrainerTest.cfg(1000).timeBudgetSeconds(100);
         c.clock = now::get;
         Trainer t = trainer(BoostConfig.of(Preset.XGBLORA).stepsPerRound(10), c);
-        t.listener(new ProgressListener() {
-            @Override
-            public void onStep(StepInfo s) {
-                now.addAndGet(perStep[0]);
-                if (s.step() == 8) perStep[0] = 1_000_000_000L; // JIT done: 3 s per step, then 1 s
-            }
-        }).run();
+        t.listener(ticking(now, perStep, 9, 1)).run(); // JIT done: 3 s per step, then 1 s
         // planned once at 3 s per step the run would end after 33 steps and 43 s; the later plans use the budget
         assertEquals(84, t.step());
         assertEquals(100, now.get() / 1_000_000_000L);
