@@ -18,7 +18,10 @@ One step = zero_grad + forward + loss + backward + AdamW step on the trainables.
 
 --score-ids FILE prints, for each line {"ids": [...]} of FILE, the sequence's log-likelihood
 (sum over tokens 1..n-1 of log p(token | prefix)), the figure `xgblora score --input FILE`
-prints: the two implementations agree when their models do.
+prints: the two implementations agree when their models do. --adapter DIR adds a PEFT LoRA
+adapter (adapter_config.json with rank_pattern/alpha_pattern, adapter_model.safetensors) to the
+base weights; --logits-out F.pt saves the scored lines' logits, and --compare-logits A.pt B.pt
+prints the largest absolute difference between two such files.
 
 Prints one JSON line: tokens/s (median step), step times, CPU time, peak RSS, losses.
 Example:
@@ -91,6 +94,31 @@ def rope_inv_freq(cfg, head_dim):
     elif kind not in (None, "default"):
         raise SystemExit(f"rope_scaling type {kind} is not implemented in this peer")
     return inv.float()
+
+
+def add_adapter(model, adapter_dir):
+    """Adds s * B @ A of each module of a PEFT LoRA adapter to the frozen weights (f32)."""
+    import torch
+    cfg = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    if cfg.get("peft_type") != "LORA":
+        raise SystemExit(f"{adapter_dir}: peft_type {cfg.get('peft_type')}, expected LORA")
+    w = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    w.pop("__mmap__")
+    rank_p, alpha_p = cfg.get("rank_pattern") or {}, cfg.get("alpha_pattern") or {}
+    done = 0
+    for name, module in model.named_linears():
+        a = w.get(f"base_model.model.{name}.lora_A.weight")
+        if a is None:
+            continue
+        b = w[f"base_model.model.{name}.lora_B.weight"]
+        r, alpha = rank_p.get(name, cfg["r"]), alpha_p.get(name, cfg["lora_alpha"])
+        scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
+        module.w.data = module.w.data.float() + scale * (b.double() @ a.double()).float()
+        done += 1
+    expected = sum(1 for k in w if k.endswith(".lora_A.weight"))
+    if done != expected:
+        raise SystemExit(f"{adapter_dir}: {expected - done} adapter module(s) match no linear of the model")
+    return done
 
 
 def build(model_dir, method, rank, alpha, seed, dtype):
@@ -189,6 +217,14 @@ def build(model_dir, method, rank, alpha, seed, dtype):
             return F.linear(rms(x, self.norm), self.head).float()
 
     m = Model()
+
+    def named_linears():
+        for i, layer in enumerate(m.layers):
+            for n, lin in zip(("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                               "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"), layer.linears()):
+                yield f"model.layers.{i}.{n}", lin
+
+    m.named_linears = named_linears
     if method == "xgblora":
         ls = max(1, round(L / 3))
         adapted, r = list(range(L - ls, L)), 1
@@ -206,16 +242,17 @@ def build(model_dir, method, rank, alpha, seed, dtype):
 
 
 def loglik(model, ids):
+    """The log-likelihood of ids and the logits it came from."""
     import torch
     with torch.no_grad():
         logits = model(torch.tensor([ids]))
         lp = logits[0, :-1].log_softmax(-1)
-        return float(lp.gather(1, torch.tensor(ids[1:]).unsqueeze(1)).sum())
+        return float(lp.gather(1, torch.tensor(ids[1:]).unsqueeze(1)).sum()), logits[0]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="a directory from `xgblora make-model` (or any Llama/Qwen2 HF directory)")
+    ap.add_argument("--model", help="a directory from `xgblora make-model` (or any Llama/Qwen2 HF directory)")
     ap.add_argument("--method", default="xgblora", choices=("xgblora", "lora"))
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--alpha", type=float, default=16.0)
@@ -229,16 +266,39 @@ def main():
     ap.add_argument("--dtype", choices=("f32", "bf16"), default="f32", help="compute dtype of the frozen weights (default f32)")
     ap.add_argument("--checkpoint", action="store_true", help="recompute each layer in backward")
     ap.add_argument("--score-ids", metavar="FILE", help="print each line's log-likelihood instead of training")
+    ap.add_argument("--adapter", metavar="DIR", help="with --score-ids: add this PEFT LoRA adapter to the base weights")
+    ap.add_argument("--logits-out", metavar="FILE", help="with --score-ids: save the logits of every line (torch.save)")
+    ap.add_argument("--compare-logits", nargs=2, metavar=("A", "B"), help="largest |difference| between two --logits-out files")
+    if "--compare-logits" in sys.argv:  # no model needed
+        args = ap.parse_args()
+        import torch
+        a, b = torch.load(args.compare_logits[0]), torch.load(args.compare_logits[1])
+        if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)):
+            raise SystemExit("the two files hold logits of different shapes")
+        d = max(float((x - y).abs().max()) for x, y in zip(a, b))
+        scale = max(float(x.abs().max()) for x in a)
+        print(json.dumps({"max_abs_diff": d, "max_abs_logit": scale, "lines": len(a)}))
+        return
     args = ap.parse_args()
+    if not args.model:
+        ap.error("--model is required (except with --compare-logits)")
     import torch
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model, cfg = build(args.model, args.method, args.rank, args.alpha, args.seed, args.dtype)
     if args.score_ids:
+        if args.adapter:
+            n = add_adapter(model, args.adapter)
+            print(f"adapter: {n} module(s) merged in f32", file=sys.stderr)
+        kept = []
         for line in open(args.score_ids):
             if line.strip():
                 ids = json.loads(line)["ids"]
-                print(json.dumps({"logprob": loglik(model, ids), "tokens": len(ids)}), flush=True)
+                lp, logits = loglik(model, ids)
+                kept.append(logits)
+                print(json.dumps({"logprob": lp, "tokens": len(ids)}), flush=True)
+        if args.logits_out:
+            torch.save(kept, args.logits_out)
         return
     model.checkpoint = args.checkpoint
     trainable = [p for p in model.parameters() if p.requires_grad]
