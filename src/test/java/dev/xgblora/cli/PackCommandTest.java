@@ -34,7 +34,7 @@ class PackCommandTest {
         CliRun r = CliRun.of("train", "--model", model.toString(), "--task", "lm", "--train", documents().toString(), "--pack",
                 "--steps", "2", "--kappa", "1", "--batch-size", "2", "--max-length", "64", "--no-baseline", "--json", "--output", out.toString());
         assertEquals(0, r.code(), r.err() + r.out());
-        // 30 documents of 3..24 bytes + EOS: 451 tokens, at least 8 rows of 64 (best fit reaches it); unpacked: 30 rows
+        // 30 documents of 3..26 bytes + EOS: 451 tokens, at least 8 rows of 64 (best fit reaches it); unpacked: 30 rows
         assertTrue(r.out().contains("30 examples packed into 8 rows of up to 64 tokens"), r.out());
         var settings = new ObjectMapper().readTree(out.resolve(TrainCommand.SETTINGS_FILE).toFile());
         assertEquals("true", settings.get("pack").asText(), "--resume rebuilds the run from these settings: " + settings);
