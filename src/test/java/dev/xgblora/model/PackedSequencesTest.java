@@ -1,5 +1,6 @@
 package dev.xgblora.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -148,6 +149,16 @@ class PackedSequencesTest {
         Outcome separate = unpacked(tiny(), ref, docs);
         Outcome joined = packed(tiny(), ref, docs, 0, false, false);
         assertTrue(Math.abs(separate.loss() - joined.loss()) > 1e-3, separate.loss() + " vs " + joined.loss());
+    }
+
+    @Test
+    void positionsRestartAtEachDocumentAndItsLastTokenPredictsNothing() {
+        // RoPE scores depend on position differences only, so the equality above holds with
+        // absolute positions too (checked: it passes with them); the positions are checked here
+        Batch b = Batch.of(new int[][] {{5, 6, 7, 8, 9, 0}}, new int[][] {{1, 1, 1, 1, 1, 0}}, new int[][] {{0, 0, 0, 1, 1, 1}}, 64);
+        assertArrayEquals(new int[] {0, 1, 2, 0, 1, 2}, b.positions());
+        int ig = LlamaDecoder.IGNORE_INDEX;
+        assertArrayEquals(new int[] {6, 7, ig, 9, ig, ig}, b.shiftedTargets(new int[][] {{5, 6, 7, 8, 9, 0}}));
     }
 
     @Test
