@@ -16,6 +16,7 @@ import dev.xgblora.train.LrSchedule;
 import dev.xgblora.train.StopRequest;
 import dev.xgblora.train.TrainingStoppedException;
 import dev.xgblora.train.Task;
+import dev.xgblora.train.TaskData;
 import dev.xgblora.train.TrainConfig;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -116,6 +117,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--merge", defaultValue = "auto", description = "How boosters join frozen weights: factored (U·V next to the mapped weight), dense (F32 copy) or auto (factored while k·(in+out) < in·out/2).") String merge;
 
     @Option(names = "--recompute", description = "Decoders: keep only each layer's input and recompute the layer in backward (activations of one layer instead of all).") boolean recompute;
+    @Option(names = "--pack", description = "lm/sft: pack whole documents into rows of --max-length tokens (attention and positions stay inside each document; less padding with many short documents).") boolean pack;
     @Option(names = "--pooling", defaultValue = "mean", description = "mean (default) or cls.") String pooling;
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Option(names = "--bucket", description = "Length bucketing (less padding).") boolean bucket;
@@ -201,6 +203,7 @@ public final class TrainCommand implements Callable<Integer> {
             default -> 5e-4;
         };
         DataOptions data = new DataOptions(Task.parse(task), textColumn, pairColumn, labelColumn, skipMalformed, new LabelMap());
+        if (pack) TaskData.requirePackable(data.task());
         BoostConfig b = BoostConfig.of(preset).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
                 .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed)
                 .merge(MergeMode.parse(merge)).headWarmupSteps(headWarmupSteps);
@@ -209,7 +212,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
-                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute)
+                .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute).pack(pack)
                 .timeBudgetSeconds(timeBudget == null ? 0 : parseSeconds(timeBudget))
                 .memoryBudgetBytes(memoryBudget == null ? 0 : dev.xgblora.train.ResidentMemory.parseSize(memoryBudget));
         return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume != null, !noExport, !noExport);

@@ -202,7 +202,16 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
      * @return the final normed hidden states [B·T, C] (a reused buffer)
      */
     public Tensor forwardHidden(int[][] ids, int[][] mask) {
-        Batch batch = Batch.of(ids, mask, dims.vocab());
+        return forwardHidden(ids, mask, null);
+    }
+
+    /**
+     * As {@link #forwardHidden(int[][], int[][])} over packed rows: {@code segments[b][t]} is the
+     * document of each position (non-decreasing in a row, null = one document per row); attention
+     * stays inside a document and positions restart at 0 where one starts.
+     */
+    public Tensor forwardHidden(int[][] ids, int[][] mask, int[][] segments) {
+        Batch batch = Batch.of(ids, mask, segments, dims.vocab());
         train = buffersFor(train, batch);
         keptFrom = lowestBackwardLayer();
         train.releaseBelow(keptFrom);
@@ -224,8 +233,17 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
      * logits are never materialised: the LM head and the loss run in token × vocabulary tiles.
      */
     public double loss(int[][] ids, int[][] mask, int[][] labels) {
+        return loss(ids, mask, null, labels);
+    }
+
+    /**
+     * As {@link #loss(int[][], int[][], int[][])} over packed rows ({@code segments} as in
+     * {@link #forwardHidden(int[][], int[][], int[][])}): the last token of a document predicts
+     * nothing, so the first token of the next one is never predicted across the boundary.
+     */
+    public double loss(int[][] ids, int[][] mask, int[][] segments, int[][] labels) {
         requirePlainLmHead();
-        Tensor hidden = forwardHidden(ids, mask);
+        Tensor hidden = forwardHidden(ids, mask, segments);
         targets = lastBatch.shiftedTargets(labels == null ? ids : labels);
         counted = 0;
         for (int t : targets) if (t != IGNORE_INDEX) counted++;
@@ -302,7 +320,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
                 a = buf.acts(l);
             } else {
                 a = buf.scratch();
-                layers.get(l).forward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), AttentionMask.causal(batch.keyValid()), a,
+                layers.get(l).forward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), batch.attentionMask(), a,
                         buf.recomputed());
             }
             layers.get(l).backward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), a,
@@ -324,7 +342,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
     private Tensor runForward(Batch batch, BatchBuffers buf, int keepFrom) {
         Tensor x = buf.resid(keepFrom);
         kernels.embeddingForward(batch.flatIds(), embed.value(), x);
-        AttentionMask mask = AttentionMask.causal(batch.keyValid());
+        AttentionMask mask = batch.attentionMask();
         for (int l = 0; l < layers.size(); l++) {
             boolean keep = l >= keepFrom;
             LayerActivations a = keep && !(recompute && buf == train) ? buf.acts(l) : buf.scratch();

@@ -39,10 +39,19 @@ public final class DecoderLm extends BackboneTask {
         return out;
     }
 
-    static int counted(int[][] labels, int[][] mask) {
+    /** Packed rows' document ids per row, or null when each row is one document. */
+    static int[][] segments(Batch b) {
+        return b.segments() == null ? null : EncoderClassifier.rows(b.segments(), b.size(), b.tokens().seqLen());
+    }
+
+    /** Labels the decoder's loss counts: real tokens, not the first of a packed document (it has no prefix in its document). */
+    static int counted(int[][] labels, int[][] mask, int[][] segments) {
         int c = 0;
         for (int i = 0; i < labels.length; i++) {
-            for (int j = 1; j < labels[i].length; j++) if (labels[i][j] != Batch.IGNORE && mask[i][j] != 0) c++;
+            for (int j = 1; j < labels[i].length; j++) {
+                boolean sameDocument = segments == null || segments[i][j] == segments[i][j - 1];
+                if (labels[i][j] != Batch.IGNORE && mask[i][j] != 0 && sameDocument) c++;
+            }
         }
         return c;
     }
@@ -52,7 +61,7 @@ public final class DecoderLm extends BackboneTask {
         EncodedBatch t = batch.tokens();
         int[][] ids = EncoderClassifier.rows(t.ids(), t.batch(), t.seqLen());
         int[][] mask = EncoderClassifier.rows(t.mask(), t.batch(), t.seqLen());
-        double loss = decoder.loss(ids, mask, labels(batch));
+        double loss = decoder.loss(ids, mask, segments(batch), labels(batch));
         decoder.backward(gradScale);
         return loss;
     }
@@ -63,8 +72,9 @@ public final class DecoderLm extends BackboneTask {
         int[][] ids = EncoderClassifier.rows(t.ids(), t.batch(), t.seqLen());
         int[][] mask = EncoderClassifier.rows(t.mask(), t.batch(), t.seqLen());
         int[][] labels = labels(batch);
-        double loss = decoder.loss(ids, mask, labels);
-        int n = counted(labels, mask);
+        int[][] segments = segments(batch);
+        double loss = decoder.loss(ids, mask, segments, labels);
+        int n = counted(labels, mask, segments);
         return new Prediction(loss * n, n, null);
     }
 

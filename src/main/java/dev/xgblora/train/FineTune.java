@@ -65,6 +65,7 @@ public final class FineTune {
         long t0 = System.nanoTime();
         ModelConfig mc = ModelConfig.load(job.modelDir());
         Task task = job.data().task();
+        if (job.train().pack) TaskData.requirePackable(task);
         if (!mc.isDecoder() && task != Task.CLASSIFY) {
             throw new IllegalArgumentException("task " + task.name().toLowerCase(java.util.Locale.ROOT) + " needs a decoder model; "
                     + mc.modelType() + " supports classify only");
@@ -101,9 +102,11 @@ public final class FineTune {
         if (cfg.checkpointDir == null) cfg.checkpointDir = job.outputDir().resolve("checkpoints");
         TaskModel model = build(mc, store, k, task, Math.max(2, labels.numClasses()), cfg);
         MemoryCheck.beforeTraining(model, job.boost(), cfg, listener);
-        Trainer t = new Trainer(model, new TaskData(train, enc, cfg.maxLength),
+        TaskData trainData = cfg.pack ? TaskData.packed(train, enc, cfg.maxLength, cfg.seed) : new TaskData(train, enc, cfg.maxLength);
+        Trainer t = new Trainer(model, trainData,
                 valid == null ? null : new TaskData(valid, enc, cfg.maxLength), job.boost(), cfg, k).listener(listener).replicas(sync);
-        listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples");
+        listener.onMessage(t.scheduler().plan().describe() + "; " + t.totalSteps() + " steps, " + train.size() + " examples"
+                + (trainData.isPacked() ? " packed into " + trainData.units() + " rows of up to " + cfg.maxLength + " tokens" : ""));
         if (job.resume()) {
             Path latest = Checkpoint.latest(cfg.checkpointDir);
             if (latest != null) {

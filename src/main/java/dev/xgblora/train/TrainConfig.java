@@ -50,6 +50,11 @@ public final class TrainConfig {
     /** Decoders: keep only each layer's input and recompute the layer in backward (less memory, one more forward). */
     public boolean recompute;
     /**
+     * sft/lm: pack whole documents into rows of maxLength tokens (attention, positions and targets
+     * stay inside each document); the validation data is evaluated unpacked.
+     */
+    public boolean pack;
+    /**
      * Wall-clock budget of the training loop in seconds (0 = none): the horizon of the LR schedule
      * and of the rounds is planned from the measured step time, and training stops at the budget,
      * then evaluates and exports as usual; steps/epochs stay the upper bound.
@@ -88,6 +93,7 @@ public final class TrainConfig {
     public TrainConfig pooling(EncoderClassifier.PoolingMode v) { pooling = v; return this; }
     public TrainConfig stop(StopRequest v) { stop = v; return this; }
     public TrainConfig recompute(boolean v) { recompute = v; return this; }
+    public TrainConfig pack(boolean v) { pack = v; return this; }
     public TrainConfig timeBudgetSeconds(double v) { timeBudgetSeconds = v; return this; }
     public TrainConfig memoryBudgetBytes(long v) { memoryBudgetBytes = v; return this; }
 
