@@ -8,13 +8,15 @@ import dev.xgblora.tensor.Tensor;
  *
  * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
  * and backward (fused, tiled: {@link VectorFlashAttention}), softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
- * squares, add, accumulate, scale. RoPE, embeddings and dropout delegate to the reference
+ * squares, add, accumulate, scale, RoPE ({@link VectorRope}). Embeddings and dropout delegate to the reference
  * implementation, as do norms with a non-F32 gamma and element-wise ops on strided views. Work is split by output rows
  * (or output columns), never across a reduction, so results do not depend on the thread count.
  */
 public final class VectorKernels implements Kernels, AutoCloseable {
     private final KernelPool pool;
     private final Kernels fallback;
+    /** RoPE cos/sin of the last positions and frequencies seen (q and k, forward and backward share it). */
+    private volatile VectorRope.Table ropeTable;
 
     /** A vector backend with one worker thread per available processor. */
     public VectorKernels() {
@@ -285,12 +287,27 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void ropeForward(Tensor x, int[] positions, float[] invFreq, Tensor out) {
-        fallback.ropeForward(x, positions, invFreq, out);
+        if (!VectorRope.supports(x, out)) {
+            fallback.ropeForward(x, positions, invFreq, out);
+            return;
+        }
+        VectorRope.rotate(pool, "ropeForward", ropeTable(positions, invFreq), x, out, false);
     }
 
     @Override
     public void ropeBackward(Tensor dout, int[] positions, float[] invFreq, Tensor dx) {
-        fallback.ropeBackward(dout, positions, invFreq, dx);
+        if (!VectorRope.supports(dout, dx)) {
+            fallback.ropeBackward(dout, positions, invFreq, dx);
+            return;
+        }
+        VectorRope.rotate(pool, "ropeBackward", ropeTable(positions, invFreq), dout, dx, true);
+    }
+
+    /** The cos/sin table of the last call when positions and frequencies are unchanged, else a new one. */
+    private VectorRope.Table ropeTable(int[] positions, float[] invFreq) {
+        VectorRope.Table t = VectorRope.Table.reuseOrBuild(ropeTable, positions, invFreq);
+        ropeTable = t;
+        return t;
     }
 
     @Override
