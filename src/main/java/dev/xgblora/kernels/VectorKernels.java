@@ -8,8 +8,9 @@ import dev.xgblora.tensor.Tensor;
  *
  * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
  * and backward (fused, tiled: {@link VectorFlashAttention}), softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
- * squares, add, accumulate, scale, RoPE ({@link VectorRope}). Embeddings and dropout delegate to the reference
- * implementation, as do norms with a non-F32 gamma and element-wise ops on strided views. Work is split by output rows
+ * squares, add, accumulate, scale, RoPE ({@link VectorRope}), embeddings ({@link VectorEmbedding}) and dropout
+ * ({@link VectorDropout}). Norms with a non-F32 gamma and element-wise ops on strided views delegate to the
+ * reference implementation. Work is split by output rows
  * (or output columns), never across a reduction, so results do not depend on the thread count.
  */
 public final class VectorKernels implements Kernels, AutoCloseable {
@@ -312,12 +313,16 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void embeddingForward(int[] ids, Tensor table, Tensor out) {
-        fallback.embeddingForward(ids, table, out);
+        if (out.dtype() != DType.F32) {
+            fallback.embeddingForward(ids, table, out);
+            return;
+        }
+        VectorEmbedding.forward(pool, ids, table, out);
     }
 
     @Override
     public void embeddingBackward(int[] ids, Tensor dout, Tensor dtable) {
-        fallback.embeddingBackward(ids, dout, dtable);
+        VectorEmbedding.backward(pool, ids, dout, dtable);
     }
 
     // ---- Elementwise ----------------------------------------------------------------------------
@@ -351,12 +356,20 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void dropoutForward(Tensor x, float p, long seed, Tensor mask, Tensor y) {
-        fallback.dropoutForward(x, p, seed, mask, y);
+        if (!flatF32(x, mask, y) || !sameShape(x, mask, y)) {
+            fallback.dropoutForward(x, p, seed, mask, y); // its error names the mismatch
+            return;
+        }
+        VectorDropout.forward(pool, flat(x, "dropout x"), p, seed, flat(mask, "dropout mask"), flat(y, "dropout y"));
     }
 
     @Override
     public void dropoutBackward(Tensor dy, Tensor mask, Tensor dx) {
-        fallback.dropoutBackward(dy, mask, dx);
+        if (!flatF32(dy, mask, dx) || !sameShape(mask, dy, dx)) {
+            fallback.dropoutBackward(dy, mask, dx);
+            return;
+        }
+        VectorDropout.backward(pool, flat(dy, "dropout dy"), flat(mask, "dropout mask"), flat(dx, "dropout dx"));
     }
 
     // ---- Loss -----------------------------------------------------------------------------------
@@ -403,6 +416,12 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     /** True when every non-null tensor is contiguous F32 (else the op goes to the reference kernels). */
     private static boolean flatF32(Tensor... ts) {
         for (Tensor t : ts) if (t != null && (t.dtype() != DType.F32 || !t.isContiguous())) return false;
+        return true;
+    }
+
+    /** True when every tensor has the first one's shape. */
+    private static boolean sameShape(Tensor first, Tensor... others) {
+        for (Tensor t : others) if (!java.util.Arrays.equals(first.shape(), t.shape())) return false;
         return true;
     }
 

@@ -63,6 +63,29 @@ class VectorThreadInvarianceTest {
     }
 
     @Test
+    void ropeEmbeddingAndDropoutAreThreadInvariant() {
+        Random r = new Random(6);
+        int b = 3, t = 11, h = 5, d = 34, vocab = 20, c = 130;
+        int[] pos = new int[b * t];
+        for (int i = 0; i < pos.length; i++) pos[i] = 7 + i % t;
+        float[] inv = new float[d / 2];
+        for (int i = 0; i < inv.length; i++) inv[i] = (float) Math.pow(10000, -2.0 * i / d);
+        Tensor x = randn(r, 1f, b, t, h, d), dy = randn(r, 1f, b, t, h, d);
+        assertSameBits("ropeForward", Tensor.zeros(b, t, h, d), (kk, y) -> kk.ropeForward(x, pos, inv, y));
+        assertSameBits("ropeBackward", randn(r, 1f, b, t, h, d), (kk, dx) -> kk.ropeBackward(dy, pos, inv, dx));
+        int[] ids = new int[b * t];
+        for (int i = 0; i < ids.length; i++) ids[i] = (i * 7) % 5; // repeated ids
+        Tensor table = randn(r, 1f, DType.BF16, vocab, c), dout = randn(r, 1f, b * t, c);
+        assertSameBits("embeddingForward", Tensor.zeros(b * t, c), (kk, y) -> kk.embeddingForward(ids, table, y));
+        assertSameBits("embeddingBackward", randn(r, 1f, vocab, c), (kk, dt) -> kk.embeddingBackward(ids, dout, dt));
+        int n = 40_000;
+        Tensor xd = randn(r, 1f, n), dyd = randn(r, 1f, n), mask = Tensor.zeros(n);
+        K[0].dropoutForward(xd, 0.25f, 42L, mask, Tensor.zeros(n));
+        assertSameBits("dropoutForward", Tensor.zeros(n), (kk, y) -> kk.dropoutForward(xd, 0.25f, 42L, Tensor.zeros(n), y));
+        assertSameBits("dropoutBackward", randn(r, 1f, n), (kk, dx) -> kk.dropoutBackward(dyd, mask, dx));
+    }
+
+    @Test
     void attentionAndRowOpsAreThreadInvariant() {
         Random r = new Random(4);
         int b = 3, t = 9, hq = 4, hkv = 2, d = 17;
