@@ -60,6 +60,13 @@ class VectorThreadInvarianceTest {
         assertSameBits("lora dA", randn(r, 1f, 1, k), (kk, da) -> kk.loraBackward(dy, x, a, b, 0.5f, h, dh, da, null, null));
         assertSameBits("lora dB", randn(r, 1f, n, 1), (kk, db) -> kk.loraBackward(dy, x, a, b, 0.5f, h, dh, null, db, null));
         assertSameBits("lora dx", randn(r, 1f, m, k), (kk, dx) -> kk.loraBackward(dy, x, a, b, 0.5f, h, dh, null, null, dx));
+        // The fused LoRA linear (adapter term in the GEMM's tile store), rank 3, K above one depth block.
+        int kBig = 700, rank = 3;
+        Tensor xb = randn(r, 1f, m, kBig), w = randn(r, 1f, DType.BF16, n, kBig), bias = randn(r, 1f, n);
+        Tensor ab = randn(r, 1f, rank, kBig), bb = randn(r, 1f, n, rank), hb = Tensor.zeros(m, rank);
+        assertSameBits("linearLoraForward", Tensor.zeros(m, n), (kk, y) -> kk.linearLoraForward(xb, w, bias, xb, ab, bb, 0.5f, hb, y));
+        assertSameBits("lora rank 3 dB", randn(r, 1f, n, rank),
+                (kk, db) -> kk.loraBackward(dy, xb, ab, bb, 0.5f, hb, Tensor.zeros(m, rank), null, db, null));
     }
 
     @Test
