@@ -55,6 +55,32 @@ final class FloatMath {
         return y.mul(s1).mul(s2);
     }
 
+    /**
+     * a[i] = e^(a[i] − shift) for i in [from, to): the vector form's operations written out in the
+     * loop, so that hot loops can exponentiate a chunk with no vector crossing a call. (A call to
+     * {@link #exp(FloatVector)} that C2 does not inline boxes its argument and result; whether it
+     * inlines depends on whether exp was compiled on its own first: JIT luck.) Same bits as
+     * {@link #exp(float)} of a[i] − shift.
+     */
+    static void expInPlace(float[] a, int from, int to, float shift) {
+        int i = from;
+        for (; i + S.length() <= to; i += S.length()) {
+            FloatVector xc = FloatVector.fromArray(S, a, i).sub(shift).max(EXP_LO).min(EXP_HI);
+            FloatVector kf = xc.mul(LOG2E).add(ROUND).sub(ROUND);
+            FloatVector r = kf.fma(FloatVector.broadcast(S, -LN2_HI), xc);
+            r = kf.fma(FloatVector.broadcast(S, -LN2_LO), r);
+            FloatVector p = r.fma(E0, E1).fma(r, FloatVector.broadcast(S, E2)).fma(r, FloatVector.broadcast(S, E3))
+                    .fma(r, FloatVector.broadcast(S, E4)).fma(r, FloatVector.broadcast(S, E5));
+            FloatVector y = p.fma(r.mul(r), r).add(1f);
+            IntVector n = (IntVector) kf.convert(VectorOperators.F2I, 0);
+            IntVector n1 = n.lanewise(VectorOperators.ASHR, 1);
+            FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector s2 = n.sub(n1).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            y.mul(s1).mul(s2).intoArray(a, i);
+        }
+        for (; i < to; i++) a[i] = exp(a[i] - shift);
+    }
+
     /** e^x: the same operations as the vector form, so the same bits as any of its lanes. */
     static float exp(float x) {
         float xc = Math.min(Math.max(x, EXP_LO), EXP_HI);

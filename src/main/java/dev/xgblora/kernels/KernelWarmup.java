@@ -210,6 +210,7 @@ public final class KernelWarmup {
             kn.linearBackwardWeight(dys, xs, dw);
             kn.linearBackwardBias(dy, db);
             kn.loraForward(x, loraA, loraB, 2f, h, y);
+            kn.linearLoraForward(x, w, bias, x, loraA, loraB, 2f, h, y); // the fused path training takes
             kn.loraBackward(dy, x, loraA, loraB, 2f, h, dh, dA, dB, dx);
 
             boolean causal = round % 2 == 1;

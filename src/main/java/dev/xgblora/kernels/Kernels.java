@@ -50,6 +50,17 @@ public interface Kernels {
     void loraForward(Tensor x, Tensor a, Tensor b, float scale, Tensor h, Tensor y);
 
     /**
+     * y = x·wᵀ + bias + scale·(xa·aᵀ)·bᵀ, h = xa·aᵀ kept: {@link #linearForward} then
+     * {@link #loraForward} as one op, so that a backend can fold the adapter term into the write of
+     * the base product's output. xa is the adapter's input (x itself, or x after dropout).
+     */
+    default void linearLoraForward(Tensor x, Tensor w, Tensor bias, Tensor xa, Tensor a, Tensor b, float scale,
+                                   Tensor h, Tensor y) {
+        linearForward(x, w, bias, y);
+        loraForward(xa, a, b, scale, h, y);
+    }
+
+    /**
      * Backward of {@link #loraForward}: with dh = scale·dy·b (written into scratch dh[M,r]),
      * db += scale·dyᵀ·h, da += dhᵀ·x, dx += dh·a. Any of da, db, dx may be null.
      */

@@ -348,7 +348,7 @@ public final class ReferenceKernels implements Kernels {
         });
     }
 
-    private static void checkId(String op, int[] ids, int i, long vocab) {
+    static void checkId(String op, int[] ids, int i, long vocab) {
         if (ids[i] < 0 || ids[i] >= vocab) {
             throw new IllegalArgumentException(op + ": ids[" + i + "] = " + ids[i] + " is outside the table of " + vocab + " rows");
         }

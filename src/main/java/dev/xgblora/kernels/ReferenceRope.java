@@ -12,18 +12,9 @@ final class ReferenceRope {
      * Forward writes out (out may be x); backward (sign −1) accumulates into out.
      */
     static void rotate(String op, Tensor x, int[] positions, float[] invFreq, Tensor out, int sign, boolean accumulate) {
-        if (x == null || x.rank() != 4) {
-            throw new IllegalArgumentException(op + ": input must be [B, T, H, D], got " + (x == null ? "null" : x.describe()));
-        }
+        checkArguments(op, x, positions, invFreq);
         long b = x.dim(0), t = x.dim(1), h = x.dim(2), d = x.dim(3);
-        if (d % 2 != 0) throw new IllegalArgumentException(op + ": head dimension " + d + " must be even");
         int half = (int) (d / 2);
-        if (positions.length != b * t) {
-            throw new IllegalArgumentException(op + ": " + positions.length + " positions given, expected B*T = " + b * t);
-        }
-        if (invFreq.length != half) {
-            throw new IllegalArgumentException(op + ": " + invFreq.length + " inverse frequencies given, expected D/2 = " + half);
-        }
         Mat mx = Mat.of(x, op + " input");
         Mat mo = Mat.of(out, op + " output", b * t * h, d);
         if (accumulate) mo.requireF32(op + " output");
@@ -46,6 +37,22 @@ final class ReferenceRope {
                     }
                 }
             }
+        }
+    }
+
+    /** x is [B, T, H, D] with D even, one position per (b, t) and D/2 frequencies; else a clear error. */
+    static void checkArguments(String op, Tensor x, int[] positions, float[] invFreq) {
+        if (x == null || x.rank() != 4) {
+            throw new IllegalArgumentException(op + ": input must be [B, T, H, D], got " + (x == null ? "null" : x.describe()));
+        }
+        long b = x.dim(0), t = x.dim(1), d = x.dim(3);
+        if (d % 2 != 0) throw new IllegalArgumentException(op + ": head dimension " + d + " must be even");
+        int half = (int) (d / 2);
+        if (positions.length != b * t) {
+            throw new IllegalArgumentException(op + ": " + positions.length + " positions given, expected B*T = " + b * t);
+        }
+        if (invFreq.length != half) {
+            throw new IllegalArgumentException(op + ": " + invFreq.length + " inverse frequencies given, expected D/2 = " + half);
         }
     }
 }

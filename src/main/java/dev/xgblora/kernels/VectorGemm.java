@@ -61,20 +61,31 @@ final class VectorGemm {
      */
     static void multiply(KernelPool pool, Operand a, Operand b, Operand bias, MemorySegment c, long cOff, long cRs,
                          boolean accumulate) {
+        multiply(pool, a, b, bias, null, c, cOff, cRs, accumulate);
+    }
+
+    /**
+     * {@link #multiply} with a rank-r adapter term added where the bias is, in the first write of
+     * each tile (so only when not accumulating): C = A·B + bias + lora. The term is read per tile
+     * row, never materialised as a matrix.
+     */
+    static void multiply(KernelPool pool, Operand a, Operand b, Operand bias, VectorLora.Term lora, MemorySegment c,
+                         long cOff, long cRs, boolean accumulate) {
+        if (lora != null && accumulate) throw new IllegalArgumentException("an adapter term needs a fresh output");
         int m = a.rows(), k = a.cols(), n = b.cols();
         if (b.rows() != k) throw new IllegalArgumentException("inner dimensions differ: " + k + " vs " + b.rows());
         if (m == 0 || n == 0) return;
         int rowUnits = ceilDiv(m, MR), colUnits = ceilDiv(n, NR);
         if (rowUnits >= 4 * pool.threads() || rowUnits >= colUnits) {
-            pool.forRange(m, MR, (m0, m1) -> block(a, b, bias, c, cOff, cRs, accumulate, m0, m1, 0, n));
+            pool.forRange(m, MR, (m0, m1) -> block(a, b, bias, lora, c, cOff, cRs, accumulate, m0, m1, 0, n));
         } else {
-            pool.forRange(n, NR, (n0, n1) -> block(a, b, bias, c, cOff, cRs, accumulate, 0, m, n0, n1));
+            pool.forRange(n, NR, (n0, n1) -> block(a, b, bias, lora, c, cOff, cRs, accumulate, 0, m, n0, n1));
         }
     }
 
     /** One thread's share: rows [m0,m1) × columns [n0,n1) of C. */
-    private static void block(Operand a, Operand b, Operand bias, MemorySegment c, long cOff, long cRs,
-                              boolean accumulate, int m0, int m1, int n0, int n1) {
+    private static void block(Operand a, Operand b, Operand bias, VectorLora.Term lora, MemorySegment c, long cOff,
+                              long cRs, boolean accumulate, int m0, int m1, int n0, int n1) {
         Workspace w = WORKSPACE.get();
         int k = a.cols();
         for (int jc = n0; jc < n1; jc += NC) {
@@ -86,6 +97,7 @@ final class VectorGemm {
                 for (int j = 0; j < nc; j++) biasPack[j] = bias.get(0, jc + j);
             }
             if (k == 0) {
+                if (lora != null) throw new IllegalArgumentException("an adapter term needs K > 0");
                 if (!accumulate) fillRows(c, cOff, cRs, m0, m1, jc, nc, biasPack);
                 continue;
             }
@@ -100,13 +112,14 @@ final class VectorGemm {
                         int cols = Math.min(NR, nc - jr * NR);
                         for (int ir = 0; ir * MR < mc; ir++) {
                             int rows = Math.min(MR, mc - ir * MR);
-                            long cElem = cOff + (long) (ic + ir * MR) * cRs + jc + (long) jr * NR;
+                            int row0 = ic + ir * MR, col0 = jc + jr * NR;
+                            long cElem = cOff + (long) row0 * cRs + col0;
                             if (NV == 4) {
                                 kernel6x4(kc, w.a, ir * kc * MR, w.b, jr * kc * NR, c, cElem * 4, cRs * 4,
-                                        rows, cols, first, biasPack, jr * NR, w.tile);
+                                        rows, cols, first, biasPack, jr * NR, w.tile, lora, row0, col0);
                             } else {
                                 kernel6x2(kc, w.a, ir * kc * MR, w.b, jr * kc * NR, c, cElem * 4, cRs * 4,
-                                        rows, cols, first, biasPack, jr * NR, w.tile);
+                                        rows, cols, first, biasPack, jr * NR, w.tile, lora, row0, col0);
                             }
                         }
                     }
@@ -221,7 +234,7 @@ final class VectorGemm {
     /** The 6 × (4·L) micro-kernel: 24 accumulators, 4 B loads and 1 broadcast per depth step. */
     private static void kernel6x4(int kc, float[] ap, int ao, float[] bp, int bo, MemorySegment c, long cByte,
                                   long rowBytes, int rows, int cols, boolean first, float[] bias, int biasOff,
-                                  float[] tile) {
+                                  float[] tile, VectorLora.Term lora, int row0, int col0) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -254,13 +267,14 @@ final class VectorGemm {
         c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
-        storeTile(tile, c, cByte, rowBytes, rows, cols, first, first ? bias : null, biasOff);
+        storeTile(tile, c, cByte, rowBytes, rows, cols, first, first ? bias : null, biasOff, first ? lora : null,
+                row0, col0);
     }
 
     /** The 6 × (2·L) micro-kernel for machines with 16 vector registers. */
     private static void kernel6x2(int kc, float[] ap, int ao, float[] bp, int bo, MemorySegment c, long cByte,
                                   long rowBytes, int rows, int cols, boolean first, float[] bias, int biasOff,
-                                  float[] tile) {
+                                  float[] tile, VectorLora.Term lora, int row0, int col0) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         for (int p = 0; p < kc; p++, ao += MR, bo += NR) {
@@ -285,21 +299,32 @@ final class VectorGemm {
         c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
-        storeTile(tile, c, cByte, rowBytes, rows, cols, first, first ? bias : null, biasOff);
+        storeTile(tile, c, cByte, rowBytes, rows, cols, first, first ? bias : null, biasOff, first ? lora : null,
+                row0, col0);
     }
 
     /**
-     * Writes the staged rows × cols of a tile to C: tile (+ bias when given) when {@code first},
-     * C + tile otherwise. Whole vectors for full ones, masked for the edge.
+     * Writes the staged rows × cols of a tile to C: tile (+ bias, + the adapter term, when given)
+     * when {@code first}, C + tile otherwise. Whole vectors for full ones, masked for the edge.
+     * The tile's first element is C[row0, col0].
      */
     private static void storeTile(float[] tile, MemorySegment c, long cByte, long rowBytes, int rows, int cols,
-                                  boolean first, float[] bias, int biasOff) {
+                                  boolean first, float[] bias, int biasOff, VectorLora.Term lora, int row0, int col0) {
         for (int v = 0; v * L < cols; v++) {
             VectorMask<Float> mask = S.indexInRange(v * L, cols);
             for (int i = 0; i < rows; i++) {
                 long at = cByte + i * rowBytes + 4L * v * L;
                 FloatVector t = FloatVector.fromArray(S, tile, i * NR + v * L);
                 if (bias != null) t = t.add(FloatVector.fromArray(S, bias, biasOff + v * L));
+                if (lora != null) {
+                    // + Σ_j h[row, j] · (scale·Bᵀ)[j, cols]: bt is zero-padded to whole vectors.
+                    long hRow = lora.hOff() + (long) (row0 + i) * lora.hRs();
+                    int bAt = col0 + v * L;
+                    for (int j = 0; j < lora.rank(); j++, bAt += lora.stride()) {
+                        t = FloatVector.fromArray(S, lora.bt(), bAt)
+                                .fma(FloatVector.broadcast(S, lora.h().getAtIndex(Operand.F32, hRow + j)), t);
+                    }
+                }
                 if (!first) t = t.add(FloatVector.fromMemorySegment(S, c, at, LE, mask));
                 t.intoMemorySegment(c, at, LE, mask);
             }

@@ -8,13 +8,16 @@ import dev.xgblora.tensor.Tensor;
  *
  * <p>Vectorized here: linear forward / dX / dW / db, LoRA forward and backward, attention forward
  * and backward (fused, tiled: {@link VectorFlashAttention}), softmax, layer norm, RMS norm, GELU, SiLU, SwiGLU, cross-entropy, AdamW, sum of
- * squares, add, accumulate, scale. RoPE, embeddings and dropout delegate to the reference
- * implementation, as do norms with a non-F32 gamma and element-wise ops on strided views. Work is split by output rows
+ * squares, add, accumulate, scale, RoPE ({@link VectorRope}), embeddings ({@link VectorEmbedding}) and dropout
+ * ({@link VectorDropout}). Norms with a non-F32 gamma and element-wise ops on strided views delegate to the
+ * reference implementation. Work is split by output rows
  * (or output columns), never across a reduction, so results do not depend on the thread count.
  */
 public final class VectorKernels implements Kernels, AutoCloseable {
     private final KernelPool pool;
     private final Kernels fallback;
+    /** RoPE cos/sin of the last positions and frequencies seen (q and k, forward and backward share it). */
+    private volatile VectorRope.Table ropeTable;
 
     /** A vector backend with one worker thread per available processor. */
     public VectorKernels() {
@@ -108,13 +111,38 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     public void loraForward(Tensor x, Tensor a, Tensor b, float scale, Tensor h, Tensor y) {
         Operand xo = Operand.of(x, "lora x"), ao = Operand.of(a, "lora A"), bo = Operand.of(b, "lora B");
         Operand ho = output(h, "lora h"), yo = output(y, "lora y");
+        checkLora(xo, ao, bo, ho, yo, x, a, b, h, y);
+        VectorMatVec.forward(pool, xo, ao, null, 1f, ho.seg(), ho.offset(), ho.rs());
+        VectorMatVec.rowUpdate(pool, ho, rowsContiguous(bo.transposed()), scale, yo.seg(), yo.offset(), yo.rs());
+    }
+
+    @Override
+    public void linearLoraForward(Tensor x, Tensor w, Tensor bias, Tensor xa, Tensor a, Tensor b, float scale,
+                                  Tensor h, Tensor y) {
+        Operand xo = Operand.of(x, "linear input x");
+        if (xo.rows() < VectorMatVec.SMALL_ROWS || xo.cols() == 0 || xo.dtype() != DType.F32) {
+            Kernels.super.linearLoraForward(x, w, bias, xa, a, b, scale, h, y);
+            return;
+        }
+        Operand wo = Operand.of(w, "linear weight w"), yo = output(y, "linear output y");
+        check(xo.cols() == wo.cols(), "linearForward: x " + x.describe() + " and w " + w.describe() + " differ in K");
+        check(yo.rows() == xo.rows() && yo.cols() == wo.rows(),
+                "linearForward: y " + y.describe() + ", expected [" + xo.rows() + ", " + wo.rows() + "]");
+        Operand bo = bias == null ? null : Operand.of(bias.reshape(1, bias.numel()), "linear bias b");
+        check(bo == null || bo.cols() == wo.rows(), "linearForward: bias " + (bias == null ? "" : bias.describe()) + " != N " + wo.rows());
+        Operand xao = Operand.of(xa, "lora x"), ao = Operand.of(a, "lora A"), lbo = Operand.of(b, "lora B");
+        Operand ho = output(h, "lora h");
+        checkLora(xao, ao, lbo, ho, yo, xa, a, b, h, y);
+        VectorLora.forward(pool, xo, wo, bo, xao, ao, lbo, scale, ho, yo);
+    }
+
+    private static void checkLora(Operand xo, Operand ao, Operand bo, Operand ho, Operand yo,
+                                  Tensor x, Tensor a, Tensor b, Tensor h, Tensor y) {
         int r = ao.rows();
         check(ao.cols() == xo.cols() && bo.cols() == r && ho.rows() == xo.rows() && ho.cols() == r
                         && yo.rows() == xo.rows() && yo.cols() == bo.rows(),
                 "loraForward: x " + x.describe() + ", A " + a.describe() + ", B " + b.describe() + ", h "
                         + h.describe() + ", y " + y.describe());
-        VectorMatVec.forward(pool, xo, ao, null, 1f, ho.seg(), ho.offset(), ho.rs());
-        VectorMatVec.rowUpdate(pool, ho, rowsContiguous(bo.transposed()), scale, yo.seg(), yo.offset(), yo.rs());
     }
 
     @Override
@@ -124,29 +152,20 @@ public final class VectorKernels implements Kernels, AutoCloseable {
         if (dh == null) dh = Tensor.zeros(dy.rows(), a.dim(0)); // tolerated like the reference: scratch on the fly
         Operand bo = Operand.of(b, "lora B"), ho = Operand.of(h, "lora h"), dho = output(dh, "lora dh");
         int r = ao.rows();
-        check(dho.rows() == dyo.rows() && dho.cols() == r && bo.rows() == dyo.cols(),
-                "loraBackward: dy " + dy.describe() + ", B " + b.describe() + ", dh " + dh.describe());
-        // dh = scale · dy · B (overwritten): one dot product per (row, rank) against B's columns.
-        VectorMatVec.forward(pool, dyo, rowsContiguous(bo.transposed()), null, scale, dho.seg(), dho.offset(), dho.rs());
-        if (db != null) {
-            Operand dbo = output(db, "lora dB");
-            if (r == 1) {
-                // dB[n] += scale · Σ_m h[m] dy[m, n]: B's gradient is one contiguous row.
-                VectorMatVec.rowUpdate(pool, ho.transposed(), dyo, scale, dbo.seg(), dbo.offset(), dbo.cols());
-            } else {
-                Tensor t = Tensor.zeros(r, dyo.cols());
-                VectorMatVec.rowUpdate(pool, ho.transposed(), dyo, scale, t.data(), 0, dyo.cols());
-                for (int j = 0; j < r; j++) for (int n = 0; n < dyo.cols(); n++) db.set(n, j, db.get(n, j) + t.get(j, n));
-            }
+        check(dho.rows() == dyo.rows() && dho.cols() == r && bo.rows() == dyo.cols() && bo.cols() == r
+                        && ho.rows() == dyo.rows() && ho.cols() == r && xo.rows() == dyo.rows() && ao.cols() == xo.cols(),
+                "loraBackward: dy " + dy.describe() + ", x " + x.describe() + ", A " + a.describe() + ", B "
+                        + b.describe() + ", h " + h.describe() + ", dh " + dh.describe());
+        Operand dao = da == null ? null : output(da, "lora dA"), dbo = db == null ? null : output(db, "lora dB");
+        Operand dxo = dx == null ? null : output(dx, "lora dx");
+        check(dao == null || (dao.rows() == r && dao.cols() == xo.cols()), "loraBackward: dA " + (da == null ? "" : da.describe()));
+        check(dbo == null || (dbo.rows() == dyo.cols() && dbo.cols() == r), "loraBackward: dB " + (db == null ? "" : db.describe()));
+        check(dxo == null || (dxo.rows() == xo.rows() && dxo.cols() == xo.cols()), "loraBackward: dx " + (dx == null ? "" : dx.describe()));
+        if (!VectorLora.supports(dyo, xo, ho)) {
+            fallback.loraBackward(dy, x, a, b, scale, h, dh, da, db, dx);
+            return;
         }
-        if (da != null) {
-            Operand dao = output(da, "lora dA");
-            VectorMatVec.rowUpdate(pool, dho.transposed(), xo, 1f, dao.seg(), dao.offset(), dao.rs());
-        }
-        if (dx != null) {
-            Operand dxo = output(dx, "lora dx");
-            VectorMatVec.rowUpdate(pool, dho, ao, 1f, dxo.seg(), dxo.offset(), dxo.rs());
-        }
+        VectorLora.backward(pool, dyo, xo, ao, bo, scale, ho, dho, dao, dbo, dxo);
     }
 
     /** The operand itself when its rows are contiguous, else a contiguous F32 copy (only for rank > 1 adapters). */
@@ -285,22 +304,41 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void ropeForward(Tensor x, int[] positions, float[] invFreq, Tensor out) {
-        fallback.ropeForward(x, positions, invFreq, out);
+        if (!VectorRope.supports(x, out)) {
+            fallback.ropeForward(x, positions, invFreq, out);
+            return;
+        }
+        VectorRope.rotate(pool, "ropeForward", ropeTable(positions, invFreq), x, out, false);
     }
 
     @Override
     public void ropeBackward(Tensor dout, int[] positions, float[] invFreq, Tensor dx) {
-        fallback.ropeBackward(dout, positions, invFreq, dx);
+        if (!VectorRope.supports(dout, dx)) {
+            fallback.ropeBackward(dout, positions, invFreq, dx);
+            return;
+        }
+        VectorRope.rotate(pool, "ropeBackward", ropeTable(positions, invFreq), dout, dx, true);
+    }
+
+    /** The cos/sin table of the last call when positions and frequencies are unchanged, else a new one. */
+    private VectorRope.Table ropeTable(int[] positions, float[] invFreq) {
+        VectorRope.Table t = VectorRope.Table.reuseOrBuild(ropeTable, positions, invFreq);
+        ropeTable = t;
+        return t;
     }
 
     @Override
     public void embeddingForward(int[] ids, Tensor table, Tensor out) {
-        fallback.embeddingForward(ids, table, out);
+        if (out.dtype() != DType.F32) {
+            fallback.embeddingForward(ids, table, out);
+            return;
+        }
+        VectorEmbedding.forward(pool, ids, table, out);
     }
 
     @Override
     public void embeddingBackward(int[] ids, Tensor dout, Tensor dtable) {
-        fallback.embeddingBackward(ids, dout, dtable);
+        VectorEmbedding.backward(pool, ids, dout, dtable);
     }
 
     // ---- Elementwise ----------------------------------------------------------------------------
@@ -334,12 +372,20 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void dropoutForward(Tensor x, float p, long seed, Tensor mask, Tensor y) {
-        fallback.dropoutForward(x, p, seed, mask, y);
+        if (!flatF32(x, mask, y) || !sameShape(x, mask, y)) {
+            fallback.dropoutForward(x, p, seed, mask, y); // its error names the mismatch
+            return;
+        }
+        VectorDropout.forward(pool, flat(x, "dropout x"), p, seed, flat(mask, "dropout mask"), flat(y, "dropout y"));
     }
 
     @Override
     public void dropoutBackward(Tensor dy, Tensor mask, Tensor dx) {
-        fallback.dropoutBackward(dy, mask, dx);
+        if (!flatF32(dy, mask, dx) || !sameShape(mask, dy, dx)) {
+            fallback.dropoutBackward(dy, mask, dx);
+            return;
+        }
+        VectorDropout.backward(pool, flat(dy, "dropout dy"), flat(mask, "dropout mask"), flat(dx, "dropout dx"));
     }
 
     // ---- Loss -----------------------------------------------------------------------------------
@@ -386,6 +432,12 @@ public final class VectorKernels implements Kernels, AutoCloseable {
     /** True when every non-null tensor is contiguous F32 (else the op goes to the reference kernels). */
     private static boolean flatF32(Tensor... ts) {
         for (Tensor t : ts) if (t != null && (t.dtype() != DType.F32 || !t.isContiguous())) return false;
+        return true;
+    }
+
+    /** True when every tensor has the first one's shape. */
+    private static boolean sameShape(Tensor first, Tensor... others) {
+        for (Tensor t : others) if (!java.util.Arrays.equals(first.shape(), t.shape())) return false;
         return true;
     }
 

@@ -101,7 +101,15 @@ public final class Linear {
 
     /** y[M,out] = x[M,in]·Wᵀ + b, plus the adapter path. */
     public void forward(Kernels k, Tensor x, Tensor y) {
-        k.linearForward(x, weight.value(), bias == null ? null : bias.value(), y);
+        Tensor w = weight.value(), b = bias == null ? null : bias.value();
+        if (adapter != null && merged == null) {
+            // one op, so that the backend can fold the adapter term into the write of y
+            Tensor xa = adapter.dropoutActive() ? adapter.dropIn(k, x) : x;
+            k.linearLoraForward(x, w, b, xa, adapter.a().value(), adapter.b().value(), adapter.scale(),
+                    adapter.hFor(x.rows()), y);
+            return;
+        }
+        k.linearForward(x, w, b, y);
         if (merged != null) k.loraForward(x, merged.a().value(), merged.b().value(), merged.scale(), merged.hFor(x.rows()), y);
         if (adapter != null) {
             Tensor xa = adapter.dropoutActive() ? adapter.dropIn(k, x) : x;

@@ -72,6 +72,22 @@ class FloatMathTest {
         assertTrue(Float.isNaN(FloatMath.exp(Float.NaN)));
     }
 
+    /** The chunk form (used where no vector may cross a call) gives the scalar form's bits, tail included. */
+    @Test
+    void expInPlaceEqualsTheScalarFormBitForBit() {
+        float[] x = grid(-104f, 88.72f, 100_003, 0f, -0f, 1f, -1f, 88.73f, -110f, Float.NEGATIVE_INFINITY,
+                Float.POSITIVE_INFINITY, Float.NaN, Float.MIN_VALUE);
+        for (float shift : new float[] {0f, 3.5f, -2.25f}) {
+            float[] a = x.clone();
+            FloatMath.expInPlace(a, 3, a.length - 1, shift); // ragged start and end: vector body and scalar tail
+            for (int i = 0; i < x.length; i++) {
+                float want = i < 3 || i == x.length - 1 ? x[i] : FloatMath.exp(x[i] - shift);
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(a[i]),
+                        "expInPlace(" + x[i] + " - " + shift + ") at " + i);
+            }
+        }
+    }
+
     @Test
     void tanhIsAccurateAndEveryLaneMatchesTheScalarForm() {
         float[] x = grid(-12f, 12f, 200_001, 0.625f, -0.625f, 0.62499994f, 1e-20f, 50f, -50f,

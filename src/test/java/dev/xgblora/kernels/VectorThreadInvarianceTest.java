@@ -60,6 +60,36 @@ class VectorThreadInvarianceTest {
         assertSameBits("lora dA", randn(r, 1f, 1, k), (kk, da) -> kk.loraBackward(dy, x, a, b, 0.5f, h, dh, da, null, null));
         assertSameBits("lora dB", randn(r, 1f, n, 1), (kk, db) -> kk.loraBackward(dy, x, a, b, 0.5f, h, dh, null, db, null));
         assertSameBits("lora dx", randn(r, 1f, m, k), (kk, dx) -> kk.loraBackward(dy, x, a, b, 0.5f, h, dh, null, null, dx));
+        // The fused LoRA linear (adapter term in the GEMM's tile store), rank 3, K above one depth block.
+        int kBig = 700, rank = 3;
+        Tensor xb = randn(r, 1f, m, kBig), w = randn(r, 1f, DType.BF16, n, kBig), bias = randn(r, 1f, n);
+        Tensor ab = randn(r, 1f, rank, kBig), bb = randn(r, 1f, n, rank), hb = Tensor.zeros(m, rank);
+        assertSameBits("linearLoraForward", Tensor.zeros(m, n), (kk, y) -> kk.linearLoraForward(xb, w, bias, xb, ab, bb, 0.5f, hb, y));
+        assertSameBits("lora rank 3 dB", randn(r, 1f, n, rank),
+                (kk, db) -> kk.loraBackward(dy, xb, ab, bb, 0.5f, hb, Tensor.zeros(m, rank), null, db, null));
+    }
+
+    @Test
+    void ropeEmbeddingAndDropoutAreThreadInvariant() {
+        Random r = new Random(6);
+        int b = 3, t = 11, h = 5, d = 34, vocab = 20, c = 130;
+        int[] pos = new int[b * t];
+        for (int i = 0; i < pos.length; i++) pos[i] = 7 + i % t;
+        float[] inv = new float[d / 2];
+        for (int i = 0; i < inv.length; i++) inv[i] = (float) Math.pow(10000, -2.0 * i / d);
+        Tensor x = randn(r, 1f, b, t, h, d), dy = randn(r, 1f, b, t, h, d);
+        assertSameBits("ropeForward", Tensor.zeros(b, t, h, d), (kk, y) -> kk.ropeForward(x, pos, inv, y));
+        assertSameBits("ropeBackward", randn(r, 1f, b, t, h, d), (kk, dx) -> kk.ropeBackward(dy, pos, inv, dx));
+        int[] ids = new int[b * t];
+        for (int i = 0; i < ids.length; i++) ids[i] = (i * 7) % 5; // repeated ids
+        Tensor table = randn(r, 1f, DType.BF16, vocab, c), dout = randn(r, 1f, b * t, c);
+        assertSameBits("embeddingForward", Tensor.zeros(b * t, c), (kk, y) -> kk.embeddingForward(ids, table, y));
+        assertSameBits("embeddingBackward", randn(r, 1f, vocab, c), (kk, dt) -> kk.embeddingBackward(ids, dout, dt));
+        int n = 40_000;
+        Tensor xd = randn(r, 1f, n), dyd = randn(r, 1f, n), mask = Tensor.zeros(n);
+        K[0].dropoutForward(xd, 0.25f, 42L, mask, Tensor.zeros(n));
+        assertSameBits("dropoutForward", Tensor.zeros(n), (kk, y) -> kk.dropoutForward(xd, 0.25f, 42L, Tensor.zeros(n), y));
+        assertSameBits("dropoutBackward", randn(r, 1f, n), (kk, dx) -> kk.dropoutBackward(dyd, mask, dx));
     }
 
     @Test

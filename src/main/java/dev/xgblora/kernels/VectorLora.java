@@ -1,0 +1,187 @@
+package dev.xgblora.kernels;
+
+import dev.xgblora.tensor.DType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Fused rank-r adapter paths for {@link VectorKernels}.
+ *
+ * <p>Forward: h = x_a·Aᵀ once, then the base GEMM adds scale·h·Bᵀ to each tile in its first write
+ * ({@link Term}, read by VectorGemm's tile store), so y is written once instead of being re-read
+ * and re-written by a separate rank-r update.
+ *
+ * <p>Backward: one pass over dy gives both dh = scale·dy·B and dB += scale·dyᵀ·h (each dy row is
+ * loaded once for both), and one pass over x gives both dA += dhᵀ·x and dx += dh·A. Passes are
+ * split into fixed column chunks, dh's per-chunk partial sums are added in chunk order, so the
+ * result does not depend on the thread count.
+ */
+final class VectorLora {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Columns of dy per part of the dy pass: a fixed size, so dh's partial sums never depend on threads. */
+    static final int CHUNK = 256;
+
+    private VectorLora() {
+    }
+
+    /**
+     * The adapter term of a tile store: C[i, n] += Σ_j h[i, j] · bt[j·stride + n]; bt = scale·Bᵀ,
+     * rows zero-padded to {@code stride} (a multiple of the vector length).
+     */
+    record Term(MemorySegment h, long hOff, long hRs, int rank, float[] bt, int stride) {
+    }
+
+    /** Per-caller-thread buffers, grown when a larger shape comes and reused after. */
+    private static final class Scratch {
+        float[] bt = new float[0], dbt = new float[0], partial = new float[0];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    static int stride(int n) {
+        return (n + L - 1) / L * L;
+    }
+
+    /** scale·Bᵀ as [r, stride] F32 rows (B is [N, r] of any dtype), zero-padded, in the caller's scratch. */
+    private static float[] packTransposed(Operand b, float scale, int stride) {
+        Scratch s = SCRATCH.get();
+        int r = b.cols(), n = b.rows();
+        if (s.bt.length < r * stride) s.bt = new float[r * stride];
+        float[] bt = s.bt;
+        for (int j = 0; j < r; j++) {
+            for (int i = 0; i < n; i++) bt[j * stride + i] = scale * b.get(i, j);
+            java.util.Arrays.fill(bt, j * stride + n, (j + 1) * stride, 0f);
+        }
+        return bt;
+    }
+
+    /** y = x·wᵀ + bias + scale·h·bᵀ with h = xa·aᵀ (written to h). Shapes checked by the caller. */
+    static void forward(KernelPool pool, Operand x, Operand w, Operand bias, Operand xa, Operand a, Operand b,
+                        float scale, Operand h, Operand y) {
+        VectorMatVec.forward(pool, xa, a, null, 1f, h.seg(), h.offset(), h.rs());
+        int stride = stride(b.rows());
+        Term term = new Term(h.seg(), h.offset(), h.rs(), a.rows(), packTransposed(b, scale, stride), stride);
+        VectorGemm.multiply(pool, x, w.transposed(), bias, term, y.seg(), y.offset(), y.rs(), false);
+    }
+
+    /**
+     * dh = scale·dy·b (overwritten), db += scale·dyᵀ·h, da += dhᵀ·x, dx += dh·a; da, db, dx may be
+     * null. dy, x, h, dh and the gradients are F32; a and b of any dtype.
+     */
+    static void backward(KernelPool pool, Operand dy, Operand x, Operand a, Operand b, float scale, Operand h,
+                         Operand dh, Operand da, Operand db, Operand dx) {
+        int m = dy.rows(), n = dy.cols(), r = a.rows(), stride = stride(n), chunks = (n + CHUNK - 1) / CHUNK;
+        Scratch s = SCRATCH.get();
+        float[] bt = packTransposed(b, 1f, stride);
+        if (s.partial.length < m * chunks * r) s.partial = new float[m * chunks * r];
+        float[] partial = s.partial;
+        float[] dbt = null;
+        if (db != null) {
+            if (s.dbt.length < r * stride) s.dbt = new float[r * stride];
+            dbt = s.dbt;
+            java.util.Arrays.fill(dbt, 0, r * stride, 0f);
+        }
+        float[] dbtFinal = dbt;
+        pool.forRange(chunks, 1, (c0, c1) -> {
+            for (int c = c0; c < c1; c++) dyChunk(dy, h, scale, bt, stride, dbtFinal, partial, chunks, c, r);
+        });
+        // dh[i, j] = scale · Σ_chunks partial, in chunk order.
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < r; j++) {
+                float sum = 0f;
+                for (int c = 0; c < chunks; c++) sum += partial[(i * chunks + c) * r + j];
+                dh.seg().setAtIndex(Operand.F32, dh.offset() + (long) i * dh.rs() + j, scale * sum);
+            }
+        }
+        if (db != null) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < r; j++) {
+                    long at = db.offset() + (long) i * db.rs() + (long) j * db.cs();
+                    db.seg().setAtIndex(Operand.F32, at, db.seg().getAtIndex(Operand.F32, at) + dbt[j * stride + i]);
+                }
+            }
+        }
+        if (da == null && dx == null) return;
+        pool.forRange(x.cols(), 4 * L, (k0, k1) -> xChunk(x, a, dh, da, dx, k0, k1));
+    }
+
+    /** Columns [c·CHUNK, …) of dy: dh partial dots against B's columns, and dBᵀ += scale·h[i, j]·dy[i, :]. */
+    private static void dyChunk(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
+                                float[] partial, int chunks, int c, int r) {
+        int n0 = c * CHUNK, n1 = Math.min(dy.cols(), n0 + CHUNK);
+        MemorySegment ds = dy.seg();
+        for (int i = 0; i < dy.rows(); i++) {
+            long dyRow = dy.offset() + (long) i * dy.rs();
+            for (int j = 0; j < r; j++) {
+                float hs = scale * h.seg().getAtIndex(Operand.F32, h.offset() + (long) i * h.rs() + j);
+                FloatVector acc = FloatVector.zero(S), hv = FloatVector.broadcast(S, hs);
+                int bRow = j * stride, k = n0;
+                for (; k + L <= n1; k += L) {
+                    FloatVector d = FloatVector.fromMemorySegment(S, ds, (dyRow + k) * 4, LE);
+                    acc = d.fma(FloatVector.fromArray(S, bt, bRow + k), acc);
+                    if (dbt != null) d.fma(hv, FloatVector.fromArray(S, dbt, bRow + k)).intoArray(dbt, bRow + k);
+                }
+                float sum = Lanes.sum(acc);
+                for (; k < n1; k++) {
+                    float d = ds.getAtIndex(Operand.F32, dyRow + k);
+                    sum = Math.fma(d, bt[bRow + k], sum);
+                    if (dbt != null) dbt[bRow + k] = Math.fma(d, hs, dbt[bRow + k]);
+                }
+                partial[(i * chunks + c) * r + j] = sum;
+            }
+        }
+    }
+
+    /** Columns [k0, k1) of x: dA[j, :] += dh[i, j]·x[i, :] and dx[i, :] += Σ_j dh[i, j]·A[j, :]. */
+    private static void xChunk(Operand x, Operand a, Operand dh, Operand da, Operand dx, int k0, int k1) {
+        int r = a.rows();
+        MemorySegment xs = x.seg();
+        for (int i = 0; i < x.rows(); i++) {
+            long xRow = x.offset() + (long) i * x.rs(), dhRow = dh.offset() + (long) i * dh.rs();
+            int k = k0;
+            for (; k + L <= k1; k += L) {
+                if (da != null) {
+                    FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xRow + k) * 4, LE);
+                    for (int j = 0; j < r; j++) {
+                        long at = (da.offset() + (long) j * da.rs() + k) * 4;
+                        xv.fma(FloatVector.broadcast(S, dh.seg().getAtIndex(Operand.F32, dhRow + j)),
+                                FloatVector.fromMemorySegment(S, da.seg(), at, LE)).intoMemorySegment(da.seg(), at, LE);
+                    }
+                }
+                if (dx != null) {
+                    long at = (dx.offset() + (long) i * dx.rs() + k) * 4;
+                    FloatVector acc = FloatVector.fromMemorySegment(S, dx.seg(), at, LE);
+                    for (int j = 0; j < r; j++) {
+                        acc = VectorMatVec.load(a.seg(), a.dtype(), a.offset() + (long) j * a.rs() + k)
+                                .fma(FloatVector.broadcast(S, dh.seg().getAtIndex(Operand.F32, dhRow + j)), acc);
+                    }
+                    acc.intoMemorySegment(dx.seg(), at, LE);
+                }
+            }
+            for (; k < k1; k++) {
+                float xv = xs.getAtIndex(Operand.F32, xRow + k);
+                float acc = dx == null ? 0f : dx.seg().getAtIndex(Operand.F32, dx.offset() + (long) i * dx.rs() + k);
+                for (int j = 0; j < r; j++) {
+                    float g = dh.seg().getAtIndex(Operand.F32, dhRow + j);
+                    if (da != null) {
+                        long at = da.offset() + (long) j * da.rs() + k;
+                        da.seg().setAtIndex(Operand.F32, at, Math.fma(xv, g, da.seg().getAtIndex(Operand.F32, at)));
+                    }
+                    acc = Math.fma(a.get(j, k), g, acc);
+                }
+                if (dx != null) dx.seg().setAtIndex(Operand.F32, dx.offset() + (long) i * dx.rs() + k, acc);
+            }
+        }
+    }
+
+    /** True when the fused paths apply: F32 activations (weights of any dtype). */
+    static boolean supports(Operand... activations) {
+        for (Operand o : activations) if (o != null && o.dtype() != DType.F32) return false;
+        return true;
+    }
+}
