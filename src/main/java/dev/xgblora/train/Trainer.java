@@ -316,6 +316,7 @@ public final class Trainer {
 
     /** One optimizer step over gradAccum micro-batches; returns the real tokens consumed. */
     private long oneStep(RunLog log, long t0, long tokensBefore) {
+        k.stepStarts();
         List<Param> all = new ArrayList<>(boosterOpt.params());
         all.addAll(otherOpt.params());
         boosterOpt.zeroGrad();
