@@ -153,6 +153,13 @@ public final class Tensor {
         return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
 
+    /** Whether {@link #heapArray()} would return an array (asked without syncing a device copy). */
+    public boolean isHeapF32() {
+        if (dtype != DType.F32 || offset != 0 || !isContiguous()) return false;
+        Object base = data.heapBase().orElse(null);
+        return base instanceof float[] a && a.length == numel();
+    }
+
     /** The heap array behind this tensor if it is a contiguous F32 heap tensor starting at 0, else null. */
     public float[] heapArray() {
         if (dtype != DType.F32 || offset != 0 || !isContiguous()) return null;

@@ -60,6 +60,7 @@ public final class Trainer {
         this.totalSteps = cfg.totalSteps(order.batchesPerEpoch());
         boost.seedIfUnset(cfg.seed);
         this.scheduler = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
+        scheduler.mergeOn(k);
         this.plan = scheduler.plan();
         this.schedule = schedule(plan, totalSteps);
         if (cfg.timeBudgetSeconds < 0 || !Double.isFinite(cfg.timeBudgetSeconds)) {

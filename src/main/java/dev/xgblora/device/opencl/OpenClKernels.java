@@ -2,6 +2,7 @@ package dev.xgblora.device.opencl;
 
 import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
+import dev.xgblora.kernels.LowRankMerge;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
@@ -24,7 +25,7 @@ import java.lang.foreign.MemorySegment;
  * <p>Dropout's mask comes from the host's SplittableRandom (the contract fixes that stream): the
  * host draws it and uploads it, the product runs on the device.
  */
-public final class OpenClKernels implements Kernels, AutoCloseable {
+public final class OpenClKernels implements Kernels, LowRankMerge, AutoCloseable {
     private static final int TS = 16, ROW_WG = 64;
 
     private final ClContext ctx;
@@ -271,9 +272,10 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     }
 
     /**
-     * W[N,K] += scale · B[N,r] · A[r,K] on the device (the XGBLoRA merge), W F32. The host merge
-     * (adapt.Merge) does not call it yet: that comes with device residency.
+     * W[N,K] += scale · B[N,r] · A[r,K] on the device (the XGBLoRA merge), W F32. adapt.Merge calls
+     * it when training runs here: a resident W is merged in place, only A and B travel.
      */
+    @Override
     public synchronized void mergeInto(Tensor w, Tensor a, Tensor b, float scale) {
         int n = rows(w), k = cols(w), r = rows(a);
         check(cols(a) == k && rows(b) == n && cols(b) == r,
