@@ -171,10 +171,11 @@ public final class ClContext {
     /** A new device buffer; out of device memory says so, with the device and what to do. */
     public synchronized ClBuffer allocate(long bytes) {
         if (bytes > device.maxAllocBytes()) {
-            throw new OpenClException("a buffer of " + bytes + " bytes exceeds the largest allocation of " + device.label()
+            throw new OpenClOutOfMemoryException("a buffer of " + bytes + " bytes exceeds the largest allocation of " + device.label()
                     + " (" + device.maxAllocBytes() + " bytes). Use a smaller --batch-size (or shorter sequences), or --device cpu",
-                    ClError.CL_MEM_OBJECT_ALLOCATION_FAILURE);
+                    ClError.CL_MEM_OBJECT_ALLOCATION_FAILURE, device.label());
         }
+        if (ClFaults.allocationFails()) ClError.check(ClError.CL_MEM_OBJECT_ALLOCATION_FAILURE, "clCreateBuffer(" + bytes + " bytes)", device.label());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment err = arena.allocate(JAVA_INT);
             MemorySegment mem = (MemorySegment) cl.createBuffer.invokeExact(context, OpenCl.CL_MEM_READ_WRITE,
