@@ -100,6 +100,24 @@ class DeviceOptionTest {
         assertTrue(r.err().contains("--device 'gpu' is not cpu, opencl or opencl:N"), r.err());
     }
 
+    @Test
+    void eachCommandOpensTheDeviceItIsGiven() throws Exception {
+        Path in = dir.resolve("one.txt");
+        Files.writeString(in, "a wonderful film\n");
+        Path llama = Path.of(DeviceOptionTest.class.getResource("/fixtures/llama/llama3-gqa/config.json").toURI()).getParent();
+        Path ids = dir.resolve("one.jsonl");
+        Files.writeString(ids, "{\"ids\": [1, 17, 42]}\n");
+        String merged = run.merged().toString();
+        List<String[]> commands = List.of(new String[]{"eval", "--model", merged, "--data", data.toString()},
+                new String[]{"predict", "--model", merged, "--input", data.toString()},
+                new String[]{"embed", "--model", merged, "--input", in.toString()},
+                new String[]{"score", "--model", llama.toString(), "--input", ids.toString()});
+        for (String[] c : commands) {
+            CliRun r = CliRun.of(cat(cat(c, "--device"), "opencl:99"));
+            assertTrue(r.code() != 0 && r.err().contains("OpenCL device 99 does not exist"), c[0] + ": " + r.err());
+        }
+    }
+
     static String[] cat(String[] a, String last) {
         String[] out = java.util.Arrays.copyOf(a, a.length + 1);
         out[a.length] = last;
