@@ -98,3 +98,15 @@ __kernel void sum_squares(long n, __global const float* x, __global float* parti
     acc = wg_sum(acc, s);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
 }
+
+// x[first + i] = v: Tensor.fill / zero of a device-resident tensor, without a host round trip.
+__kernel void fill_f32(long first, long n, float v, __global float* x) {
+    long i = get_global_id(0);
+    if (i < n) x[first + i] = v;
+}
+
+// out = a * b (dropout forward with a host-drawn mask).
+__kernel void mul(long n, __global const float* a, __global const float* b, __global float* out) {
+    long i = get_global_id(0);
+    if (i < n) out[i] = a[i] * b[i];
+}

@@ -32,6 +32,7 @@ public final class BoostingScheduler {
     // per module: the boosters held as factors (not folded into the weight), in merge order
     private final java.util.Map<Linear, List<Booster>> factored = new java.util.LinkedHashMap<>();
     private final List<Linear> current = new ArrayList<>();
+    private dev.xgblora.kernels.Kernels mergeKernels; // null: dense merges on the host
     private int round = -1;
     private int[] layers;
     private long cumulativeParams;
@@ -224,6 +225,14 @@ public final class BoostingScheduler {
         return cumulativeParams;
     }
 
+    /**
+     * The backend dense merges run on when it merges where the weights live (an OpenCL device:
+     * {@link dev.xgblora.kernels.LowRankMerge}); CPU backends and null merge on the host.
+     */
+    public void mergeOn(dev.xgblora.kernels.Kernels k) {
+        this.mergeKernels = k;
+    }
+
     /** Merges and detaches the open round's adapters; returns what the round contributed. */
     public RoundSummary end() {
         if (!inRound()) throw new IllegalStateException("no round is open");
@@ -254,9 +263,9 @@ public final class BoostingScheduler {
         touched.add(lin.weight());
         List<Booster> mine = factored.get(lin);
         boolean dense = cfg.merge == MergeMode.DENSE
-                || (cfg.merge == MergeMode.AUTO && mine == null && lin.weight().value().heapArray() != null);
+                || (cfg.merge == MergeMode.AUTO && mine == null && lin.weight().value().isHeapF32());
         if (dense) {
-            Merge.into(lin.weight(), b.a(), b.b(), b.rank(), b.factor());
+            Merge.into(lin.weight(), b.a(), b.b(), b.rank(), b.factor(), mergeKernels);
             return;
         }
         if (mine == null) factored.put(lin, mine = new ArrayList<>());
@@ -264,7 +273,7 @@ public final class BoostingScheduler {
         int k = 0;
         for (Booster x : mine) k += x.rank();
         if (cfg.merge == MergeMode.AUTO && MergeMode.factorsTooLarge(k, lin.in(), lin.out())) {
-            for (Booster x : mine) Merge.into(lin.weight(), x.a(), x.b(), x.rank(), x.factor());
+            for (Booster x : mine) Merge.into(lin.weight(), x.a(), x.b(), x.rank(), x.factor(), mergeKernels);
             factored.remove(lin);
             lin.setMergedFactors(null);
         } else {

@@ -1,5 +1,7 @@
 package dev.xgblora.adapt;
 
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.kernels.LowRankMerge;
 import dev.xgblora.model.Linear;
 import dev.xgblora.model.LoraAdapter;
 import dev.xgblora.model.Param;
@@ -18,13 +20,26 @@ public final class Merge {
      * later merges add into that copy, so nothing is rounded to low precision again.
      */
     public static void into(Param weight, float[] a, float[] b, int rank, float factor) {
+        into(weight, a, b, rank, factor, null);
+    }
+
+    /**
+     * {@link #into(Param, float[], float[], int, float)} on {@code k} when it is a backend that
+     * merges where the weight lives ({@link LowRankMerge}: an OpenCL device keeps W resident and
+     * only the factors travel); on the host otherwise (k null or a CPU backend).
+     */
+    public static void into(Param weight, float[] a, float[] b, int rank, float factor, Kernels k) {
         Tensor w = weight.ensureWritableF32();
-        float[] wv = w.heapArray();
         int out = (int) w.dim(0), in = (int) w.dim(1);
         if (a.length != rank * in || b.length != out * rank) {
             throw new IllegalArgumentException("merge into '" + weight.name() + "' [" + out + ", " + in + "]: factors of rank "
                     + rank + " have " + a.length + " and " + b.length + " values");
         }
+        if (k instanceof LowRankMerge device) {
+            device.mergeInto(w, Tensor.fromArray(a, rank, in), Tensor.fromArray(b, out, rank), factor);
+            return;
+        }
+        float[] wv = w.heapArray();
         for (int i = 0; i < out; i++) {
             int row = i * in;
             for (int j = 0; j < in; j++) {

@@ -30,6 +30,21 @@ final class Devices {
         throw new IllegalArgumentException("--device '" + device + "' is not cpu, opencl or opencl:N");
     }
 
+    /**
+     * The kernels of a --device value for one command, closed with it: a device backend gives back
+     * its buffers (and syncs device-written tensors back first); the shared CPU backend stays open.
+     */
+    record Opened(Kernels kernels) implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            if (kernels != Backends.defaults() && kernels instanceof AutoCloseable c) c.close();
+        }
+    }
+
+    static Opened open(String device) {
+        return new Opened(kernels(device));
+    }
+
     /** Lines for xgblora info: every OpenCL device, or why there is none (never an exception). */
     static List<String> openClLines() {
         try {

@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.ModelCache;
-import dev.xgblora.kernels.Backends;
-import dev.xgblora.kernels.Kernels;
 import dev.xgblora.model.SentenceEmbedder;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
@@ -53,15 +51,18 @@ public final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--max-length", defaultValue = "128", description = "Truncate to this many tokens, special tokens included (default: ${DEFAULT-VALUE}).")
     int maxLength;
 
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP)
+    String device;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
         Path dir = model != null ? model : ModelCache.miniLm();
-        Kernels kernels = Backends.defaults();
         long t0 = System.nanoTime();
-        try (SentenceEmbedder embedder = SentenceEmbedder.open(dir, kernels, maxLength);
+        try (Devices.Opened d = Devices.open(device);
+             SentenceEmbedder embedder = SentenceEmbedder.open(dir, d.kernels(), maxLength);
              BufferedReader in = input.equals("-")
                      ? new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))
                      : Files.newBufferedReader(requireFile(Path.of(input)), StandardCharsets.UTF_8)) {
@@ -81,7 +82,7 @@ public final class EmbedCommand implements Callable<Integer> {
             double secs = (System.nanoTime() - loaded) / 1e9;
             System.err.printf("embedded %d lines (%d tokens) in %.2f s, %.0f tokens/s; model load %.2f s; kernels %s x%d%n",
                     lines[0], embedder.tokensSeen(), secs, embedder.tokensSeen() / Math.max(secs, 1e-9),
-                    (loaded - t0) / 1e9, kernels.name(), kernels.threads());
+                    (loaded - t0) / 1e9, d.kernels().name(), d.kernels().threads());
         }
         return 0;
     }

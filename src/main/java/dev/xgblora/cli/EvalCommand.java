@@ -1,7 +1,6 @@
 package dev.xgblora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.xgblora.kernels.Backends;
 import dev.xgblora.train.DataOptions;
 import dev.xgblora.train.EncoderClassifier;
 import dev.xgblora.train.EvalResult;
@@ -37,13 +36,15 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--pooling", paramLabel = "mean|cls", description = "Override the pooling the export records (only for exports that do not say: merged/ of earlier versions).")
     String pooling;
     @Option(names = "--json", description = "Print the metrics as one JSON object.") boolean json;
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP)
+    String device;
 
     @Override
     public Integer call() throws Exception {
         DataOptions opts = new DataOptions(Task.CLASSIFY, textColumn, pairColumn, labelColumn, false, null);
         long t0 = System.nanoTime();
         EvalResult r;
-        try (SavedClassifier c = SavedClassifier.load(model, Backends.defaults(), maxLength,
+        try (Devices.Opened d = Devices.open(device); SavedClassifier c = SavedClassifier.load(model, d.kernels(), maxLength,
                 EncoderClassifier.PoolingMode.parse(pooling))) {
             r = c.evaluate(data, opts, batchSize);
         }

@@ -2,7 +2,6 @@ package dev.xgblora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xgblora.io.AtomicFiles;
-import dev.xgblora.kernels.Backends;
 import dev.xgblora.train.DataOptions;
 import dev.xgblora.train.DatasetReader;
 import dev.xgblora.train.EncoderClassifier;
@@ -45,6 +44,8 @@ public final class PredictCommand implements Callable<Integer> {
     String pairColumn;
     @Option(names = "--max-length", defaultValue = "64") int maxLength;
     @Option(names = "--batch-size", defaultValue = "64") int batchSize;
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP)
+    String device;
     @Option(names = "--pooling", paramLabel = "mean|cls", description = "Override the pooling the export records (only for exports that do not say: merged/ of earlier versions).")
     String pooling;
 
@@ -53,7 +54,7 @@ public final class PredictCommand implements Callable<Integer> {
         List<Example> ex = readTexts(input, textColumn, pairColumn);
         List<SavedClassifier.Scored> scored;
         List<String> names;
-        try (SavedClassifier c = SavedClassifier.load(model, Backends.defaults(), maxLength,
+        try (Devices.Opened d = Devices.open(device); SavedClassifier c = SavedClassifier.load(model, d.kernels(), maxLength,
                 EncoderClassifier.PoolingMode.parse(pooling))) {
             List<String> pairs = pairColumn == null ? null : ex.stream().map(Example::pair).toList();
             scored = c.predict(ex.stream().map(Example::text).toList(), pairs, batchSize);

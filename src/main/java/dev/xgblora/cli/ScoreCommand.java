@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xgblora.io.AtomicFiles;
 import dev.xgblora.io.Tokenizer;
-import dev.xgblora.kernels.Backends;
 import dev.xgblora.model.LlamaDecoder;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -40,12 +39,15 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--output", description = "Write the scores here (atomically) instead of standard output.")
     Path output;
 
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP)
+    String device;
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         if (!Files.isRegularFile(input)) throw new IllegalArgumentException("no input file " + input);
         List<String> lines = Files.readAllLines(input, StandardCharsets.UTF_8);
         Path tokenizerFile = model.resolve(Tokenizer.FILE);
-        try (LlamaDecoder m = LlamaDecoder.open(model, Backends.defaults());
+        try (Devices.Opened d = Devices.open(device); LlamaDecoder m = LlamaDecoder.open(model, d.kernels());
              Tokenizer tokenizer = Files.isRegularFile(tokenizerFile) ? Tokenizer.load(tokenizerFile) : null) {
             if (output == null) {
                 PrintWriter out = new PrintWriter(System.out, false, StandardCharsets.UTF_8);

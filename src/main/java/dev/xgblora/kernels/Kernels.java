@@ -27,6 +27,13 @@ public interface Kernels {
     /** Threads this implementation uses (1 for reference). */
     int threads();
 
+    /**
+     * A training step begins. Backends that record a step's kernel launches and replay them (the
+     * OpenCL launch list) restart their list here; the CPU backends do nothing.
+     */
+    default void stepStarts() {
+    }
+
     // ---- Linear: Y = X·Wᵀ + b ----------------------------------------------------------------
 
     /** y[M,N] = x[M,K] · w[N,K]ᵀ + b[N] (b may be null). w may be F32, BF16 or F16. */

@@ -238,7 +238,7 @@ public final class BertEncoder implements Backbone {
     private void embeddingsBackward(Tensor dEmbOut) {
         long n = (long) batch * len;
         Tensor dSum = grads.sA.view(n, cfg.hiddenSize()); // free: layer 0 returned the B buffer
-        if (dEmbOut.data() == dSum.data()) throw new IllegalStateException("embedding gradient aliasing");
+        if (dEmbOut.sameMemory(dSum)) throw new IllegalStateException("embedding gradient aliasing");
         dSum.zero();
         kn.layerNormBackward(dEmbOut, embSum, embLnGamma.value(), embMean, embRstd, dSum, embLnGamma.grad(), embLnBeta.grad());
         if (wordEmb.trainable()) kn.embeddingBackward(flatIds, dSum, wordEmb.grad());

@@ -147,7 +147,7 @@ final class BertLayer {
         // consumed by LN2 backward before dB is overwritten.
         Tensor dA = g.sA.view(n, c);
         Tensor dB = g.sB.view(n, c);
-        if (dOut.data() == dA.data()) throw new IllegalStateException("dOut must not be the dA buffer");
+        if (dOut.sameMemory(dA)) throw new IllegalStateException("dOut must not be the dA buffer");
 
         dA.zero();
         kn.layerNormBackward(dOut, buf.res2, ln2Gamma.value(), buf.mean2, buf.rstd2, dA, ln2Gamma.grad(), ln2Beta.grad());

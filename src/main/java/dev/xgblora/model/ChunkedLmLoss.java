@@ -28,6 +28,15 @@ public final class ChunkedLmLoss {
     }
 
     /** The tile's first rows·cols floats as a contiguous [rows, cols] tensor. */
+    /**
+     * The tile array for host code that reads and writes it directly: a device backend that wrote
+     * the tile (OpenCL residency) copies it back first and forgets its copy.
+     */
+    private float[] hostTile(Tensor view) {
+        dev.xgblora.tensor.HostAccess.beforeWrite(view);
+        return tile;
+    }
+
     private Tensor tile(long rows, long cols) {
         return Tensor.of(java.lang.foreign.MemorySegment.ofArray(tile), dev.xgblora.tensor.DType.F32, rows, cols);
     }
@@ -56,8 +65,9 @@ public final class ChunkedLmLoss {
             Tensor h = hidden.slice(r0, rn);
             for (long v0 = 0; v0 < v; v0 += vocabChunk) {
                 int vn = (int) Math.min(vocabChunk, v - v0);
-                k.linearForward(h, weight.slice(v0, vn), null, tile(rn, vn));
-                float[] a = tile;
+                Tensor logits = tile(rn, vn);
+                k.linearForward(h, weight.slice(v0, vn), null, logits);
+                float[] a = hostTile(logits);
                 for (int i = 0; i < rn; i++) {
                     int base = i * vn;
                     double mx = max[i];
@@ -102,7 +112,7 @@ public final class ChunkedLmLoss {
                 Tensor w = weight.slice(v0, vn);
                 Tensor d = tile(rn, vn);
                 k.linearForward(h, w, null, d);
-                float[] a = tile;
+                float[] a = hostTile(d);
                 for (int i = 0; i < rn; i++) {
                     int tg = targets[r0 + i], base = i * vn;
                     if (tg == ignore) {

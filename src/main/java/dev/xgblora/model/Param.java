@@ -57,7 +57,7 @@ public final class Param {
 
     /** Replaces a mapped or low-precision value by an F32 heap copy, once; returns the writable value. */
     public Tensor ensureWritableF32() {
-        if (value.heapArray() == null) value = value.copy().named(name);
+        if (!value.isHeapF32()) value = value.copy().named(name);
         return value;
     }
 

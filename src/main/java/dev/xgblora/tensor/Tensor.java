@@ -92,7 +92,18 @@ public final class Tensor {
         return name;
     }
 
+    /** The memory behind this view; the caller may read or write it (a device copy is synced first). */
     public MemorySegment data() {
+        HostAccess.write(data);
+        return data;
+    }
+
+    /** Whether both views are over the same memory segment (no device sync: only identity is looked at). */
+    public boolean sameMemory(Tensor other) {
+        return data == other.data;
+    }
+
+    MemorySegment rawData() {
         return data;
     }
 
@@ -142,9 +153,17 @@ public final class Tensor {
         return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
 
+    /** Whether {@link #heapArray()} would return an array (asked without syncing a device copy). */
+    public boolean isHeapF32() {
+        if (dtype != DType.F32 || offset != 0 || !isContiguous()) return false;
+        Object base = data.heapBase().orElse(null);
+        return base instanceof float[] a && a.length == numel();
+    }
+
     /** The heap array behind this tensor if it is a contiguous F32 heap tensor starting at 0, else null. */
     public float[] heapArray() {
         if (dtype != DType.F32 || offset != 0 || !isContiguous()) return null;
+        HostAccess.write(data);
         Object base = data.heapBase().orElse(null);
         return base instanceof float[] a && a.length == numel() ? a : null;
     }
@@ -198,6 +217,16 @@ public final class Tensor {
 
     /** Element at an absolute element position in {@link #data()}, widened to float. */
     public float getAt(long element) {
+        HostAccess.read(data);
+        return rawGetAt(element);
+    }
+
+    public void setAt(long element, float v) {
+        HostAccess.write(data);
+        rawSetAt(element, v);
+    }
+
+    private float rawGetAt(long element) {
         return switch (dtype) {
             case F32 -> data.getAtIndex(F32_LE, element);
             case BF16 -> DType.bf16ToFloat(data.getAtIndex(I16_LE, element));
@@ -205,7 +234,7 @@ public final class Tensor {
         };
     }
 
-    public void setAt(long element, float v) {
+    private void rawSetAt(long element, float v) {
         switch (dtype) {
             case F32 -> data.setAtIndex(F32_LE, element, v);
             case BF16 -> data.setAtIndex(I16_LE, element, DType.floatToBf16(v));
@@ -229,7 +258,8 @@ public final class Tensor {
         long n = numel();
         if (n > MAX_HEAP_ELEMENTS) throw new IllegalArgumentException(describe() + " has " + n + " elements, too many for one float array");
         float[] out = new float[(int) n];
-        for (int i = 0; i < n; i++) out[i] = get(i);
+        HostAccess.read(data);
+        for (int i = 0; i < n; i++) out[i] = rawGetAt(elementOffset(i));
         return out;
     }
 
@@ -242,16 +272,20 @@ public final class Tensor {
     public void copyFrom(Tensor src) {
         if (src.numel() != numel()) throw new IllegalArgumentException("copy " + src.describe() + " into " + describe());
         long n = numel();
-        for (long i = 0; i < n; i++) set(i, src.get(i));
+        HostAccess.read(src.data);
+        HostAccess.write(data);
+        for (long i = 0; i < n; i++) rawSetAt(elementOffset(i), src.rawGetAt(src.elementOffset(i)));
     }
 
     public void fill(float v) {
+        if (isContiguous() && dtype == DType.F32 && HostAccess.fill(data, offset, numel(), v)) return;
+        HostAccess.write(data);
         if (isContiguous() && dtype == DType.F32) {
             data.asSlice(byteOffset(), numel() * 4L).fill((byte) 0);
             if (v == 0f) return;
         }
         long n = numel();
-        for (long i = 0; i < n; i++) set(i, v);
+        for (long i = 0; i < n; i++) rawSetAt(elementOffset(i), v);
     }
 
     public void zero() {

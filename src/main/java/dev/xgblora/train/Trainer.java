@@ -6,6 +6,7 @@ import dev.xgblora.adapt.BoostingScheduler;
 import dev.xgblora.adapt.Booster;
 import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.Seeds;
+import dev.xgblora.kernels.DeviceOutOfMemory;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.model.Param;
 import java.util.ArrayList;
@@ -44,6 +45,7 @@ public final class Trainer {
     // state that checkpoints carry
     int step;
     int badSteps;
+    private boolean updating;
     long maxRoundParams;
     double roundLossSum;
     int roundLossCount;
@@ -63,6 +65,7 @@ public final class Trainer {
         this.upperSteps = totalSteps;
         boost.seedIfUnset(cfg.seed);
         this.scheduler = new BoostingScheduler(boost, model.linears(), model.numLayers(), totalSteps);
+        scheduler.mergeOn(k);
         this.plan = scheduler.plan();
         this.schedule = schedule(plan, totalSteps);
         if (cfg.timeBudgetSeconds < 0 || !Double.isFinite(cfg.timeBudgetSeconds)) {
@@ -183,8 +186,16 @@ public final class Trainer {
             budget.start();
             while (step < Math.min(stopAt, totalSteps)) {
                 if (cfg.stop != null && cfg.stop.requested()) stopHere();
-                if (plan.startsRound(step)) beginRound(plan.roundOf(step));
-                tokens += oneStep(log, t0, tokens);
+                // A round already open here was restored from a checkpoint taken inside its first step
+                // (device out of memory): it is this round, begun as the checkpoint recorded it.
+                if (plan.startsRound(step) && !scheduler.inRound()) beginRound(plan.roundOf(step));
+                DataOrder.Position stepStart = order.position();
+                try {
+                    tokens += oneStep(log, t0, tokens);
+                } catch (RuntimeException e) {
+                    if (e instanceof DeviceOutOfMemory oom) throw outOfDeviceMemory(oom, e, stepStart);
+                    throw e;
+                }
                 afterStep(log);
                 if (plan.endsRound(step, totalSteps) && scheduler.inRound()) endRound(log);
                 step++;
@@ -221,6 +232,32 @@ public final class Trainer {
             if (log != null) log.write(RunLog.record("type", "budget_stop", "step", step + 1, "reason", spent));
             totalSteps = step + 1;
         }
+    }
+
+    /**
+     * The device ran out of memory during step {@code step}: when the step's optimizer update had
+     * not begun, the parameters and optimizer state are those of the step's start, so with a
+     * checkpoint directory that state is saved (data order rewound to the step's batch) for --resume.
+     */
+    private DeviceMemoryExhaustedException outOfDeviceMemory(DeviceOutOfMemory oom, RuntimeException e, DataOrder.Position stepStart) {
+        java.nio.file.Path cp = null;
+        String saved;
+        if (updating) {
+            java.nio.file.Path latest = cfg.checkpointDir == null ? null : Checkpoint.latest(cfg.checkpointDir);
+            saved = "it struck during the step's update, so no new checkpoint was written"
+                    + (latest != null ? "; the latest one is " + latest : "");
+        } else if (cfg.checkpointDir != null && writes()) {
+            order.seek(stepStart);
+            cp = Checkpoint.save(this, cfg.checkpointDir);
+            saved = "the state before this step was saved to " + cp + " (continue with --resume)";
+        } else {
+            saved = "no checkpoint directory, nothing saved";
+        }
+        String first = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+        String msg = "out of memory on " + oom.deviceName() + " at step " + (step + 1) + " of " + totalSteps + ": " + saved
+                + ". Use a smaller --batch-size (or --max-length), or --device cpu. (" + first + ")";
+        listener.onMessage(msg);
+        return new DeviceMemoryExhaustedException(msg, cp, e);
     }
 
     /** Writes a checkpoint of the state at this step boundary (unless the loop just wrote it) and stops. */
@@ -324,6 +361,7 @@ public final class Trainer {
 
     /** One optimizer step over gradAccum micro-batches; returns the real tokens consumed. */
     private long oneStep(RunLog log, long t0, long tokensBefore) {
+        k.stepStarts();
         List<Param> all = new ArrayList<>(boosterOpt.params());
         all.addAll(otherOpt.params());
         boosterOpt.zeroGrad();
@@ -376,8 +414,10 @@ public final class Trainer {
             badSteps = 0;
             GradientClipper.clip(k, all, norm, cfg.maxGradNorm);
             // slots carry their base learning rate; the schedule gives the factor
+            updating = true; // from here a device failure leaves a half-updated state: no checkpoint of it
             boosterOpt.step((float) factor);
             otherOpt.step((float) factor);
+            updating = false;
             losses.add(loss);
             roundLossSum += loss;
             roundLossCount++;

@@ -26,10 +26,15 @@ class OpenClTrainingTest {
     static final int STEPS = 20;
 
     static Trainer trainer(Kernels k) {
+        return trainer(k, null);
+    }
+
+    /** The run of this test, checkpointing into {@code checkpoints} when not null. */
+    static Trainer trainer(Kernels k, java.nio.file.Path checkpoints) {
         EncoderClassifier model = new EncoderClassifier(TinyModels.bert(TinyModels.bertWeights(11, DType.BF16), k), 2,
                 EncoderClassifier.PoolingMode.MEAN, Trainer.headSeed(11));
         TrainConfig cfg = new TrainConfig().steps(STEPS).batchSize(8).maxLength(16).lr(2e-2).headLr(5e-3).warmupSteps(2)
-                .seed(3).logEvery(1);
+                .seed(3).logEvery(1).checkpointDir(checkpoints);
         Dataset d = TinyModels.sentiment(96, 1);
         return new Trainer(model, TinyModels.data(d), null,
                 BoostConfig.of(Preset.XGBLORA).stepsPerRound(5).layersPerRound(1).rank(2), cfg, k);

@@ -27,6 +27,7 @@ public final class ClContext {
     private MemorySegment program;
     private OpenClException buildFailure; // kept: a failed build is not retried on every call
     private long liveBytes;
+    private long writtenBytes, readBytes; // host→device and device→host traffic, for the residency figures
 
     private ClContext(OpenCl cl, ClDevice device) {
         this.cl = cl;
@@ -68,6 +69,16 @@ public final class ClContext {
     /** Bytes held by this context's live buffers. */
     public synchronized long liveBytes() {
         return liveBytes;
+    }
+
+    /** Bytes copied host→device by {@link #write} since the context was created. */
+    public synchronized long hostToDeviceBytes() {
+        return writtenBytes;
+    }
+
+    /** Bytes copied device→host by {@link #read} since the context was created. */
+    public synchronized long deviceToHostBytes() {
+        return readBytes;
     }
 
     // ---- Programs -------------------------------------------------------------------------------
@@ -127,6 +138,23 @@ public final class ClContext {
         }
     }
 
+    /**
+     * A kernel object of its own (not the shared one of {@link #kernel}), for a recorded launch that
+     * keeps its arguments set; release it with {@link #releaseKernel}.
+     */
+    synchronized ClKernel newKernel(String name) {
+        kernel(name);
+        return createKernel(program, name);
+    }
+
+    synchronized void releaseKernel(ClKernel k) {
+        try {
+            ClError.check((int) cl.releaseKernel.invokeExact(k.handle()), "clReleaseKernel(" + k.name() + ")", device.label());
+        } catch (Throwable t) {
+            throw OpenCl.rethrow(t);
+        }
+    }
+
     private ClKernel createKernel(MemorySegment prog, String name) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment err = arena.allocate(JAVA_INT);
@@ -143,10 +171,11 @@ public final class ClContext {
     /** A new device buffer; out of device memory says so, with the device and what to do. */
     public synchronized ClBuffer allocate(long bytes) {
         if (bytes > device.maxAllocBytes()) {
-            throw new OpenClException("a buffer of " + bytes + " bytes exceeds the largest allocation of " + device.label()
+            throw new OpenClOutOfMemoryException("a buffer of " + bytes + " bytes exceeds the largest allocation of " + device.label()
                     + " (" + device.maxAllocBytes() + " bytes). Use a smaller --batch-size (or shorter sequences), or --device cpu",
-                    ClError.CL_MEM_OBJECT_ALLOCATION_FAILURE);
+                    ClError.CL_MEM_OBJECT_ALLOCATION_FAILURE, device.label());
         }
+        if (ClFaults.allocationFails()) ClError.check(ClError.CL_MEM_OBJECT_ALLOCATION_FAILURE, "clCreateBuffer(" + bytes + " bytes)", device.label());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment err = arena.allocate(JAVA_INT);
             MemorySegment mem = (MemorySegment) cl.createBuffer.invokeExact(context, OpenCl.CL_MEM_READ_WRITE,
@@ -174,6 +203,7 @@ public final class ClContext {
         try {
             ClError.check((int) cl.enqueueWriteBuffer.invokeExact(queue, dst.mem, 1, 0L, src.byteSize(), src, 0,
                     MemorySegment.NULL, MemorySegment.NULL), "clEnqueueWriteBuffer", device.label());
+            writtenBytes += src.byteSize();
         } catch (Throwable t) {
             throw OpenCl.rethrow(t);
         }
@@ -185,6 +215,7 @@ public final class ClContext {
         try {
             ClError.check((int) cl.enqueueReadBuffer.invokeExact(queue, src.mem, 1, 0L, dst.byteSize(), dst, 0,
                     MemorySegment.NULL, MemorySegment.NULL), "clEnqueueReadBuffer", device.label());
+            readBytes += dst.byteSize();
         } catch (Throwable t) {
             throw OpenCl.rethrow(t);
         }
@@ -218,20 +249,36 @@ public final class ClContext {
     }
 
     private ClEvent enqueue(ClKernel k, long[] global, long[] local, boolean withEvent, Object... args) {
+        for (int i = 0; i < args.length; i++) setArg(k, i, args[i]);
+        return enqueueRange(k, global, local, withEvent);
+    }
+
+    /** Sets argument i of the kernel (ClBuffer, Integer, Long or Float). */
+    synchronized void setArg(ClKernel k, int i, Object arg) {
         try (Arena arena = Arena.ofConfined()) {
-            for (int i = 0; i < args.length; i++) {
-                MemorySegment value;
-                long size;
-                switch (args[i]) {
-                    case ClBuffer b -> { value = arena.allocate(ADDRESS); value.set(ADDRESS, 0, b.mem); size = ADDRESS.byteSize(); }
-                    case Integer v -> { value = arena.allocate(JAVA_INT); value.set(JAVA_INT, 0, v); size = 4; }
-                    case Long v -> { value = arena.allocate(JAVA_LONG); value.set(JAVA_LONG, 0, v); size = 8; }
-                    case Float v -> { value = arena.allocate(JAVA_FLOAT); value.set(JAVA_FLOAT, 0, v); size = 4; }
-                    default -> throw new IllegalArgumentException("kernel " + k.name() + " argument " + i + ": unsupported " + args[i]);
-                }
-                ClError.check((int) cl.setKernelArg.invokeExact(k.handle(), i, size, value),
-                        "clSetKernelArg(" + k.name() + ", " + i + ")", device.label());
+            MemorySegment value;
+            long size;
+            switch (arg) {
+                case ClBuffer b -> { value = arena.allocate(ADDRESS); value.set(ADDRESS, 0, b.mem); size = ADDRESS.byteSize(); }
+                case Integer v -> { value = arena.allocate(JAVA_INT); value.set(JAVA_INT, 0, v); size = 4; }
+                case Long v -> { value = arena.allocate(JAVA_LONG); value.set(JAVA_LONG, 0, v); size = 8; }
+                case Float v -> { value = arena.allocate(JAVA_FLOAT); value.set(JAVA_FLOAT, 0, v); size = 4; }
+                default -> throw new IllegalArgumentException("kernel " + k.name() + " argument " + i + ": unsupported " + arg);
             }
+            ClError.check((int) cl.setKernelArg.invokeExact(k.handle(), i, size, value),
+                    "clSetKernelArg(" + k.name() + ", " + i + ")", device.label());
+        } catch (Throwable t) {
+            throw OpenCl.rethrow(t);
+        }
+    }
+
+    /** Enqueues a kernel whose arguments are already set (a replayed launch). */
+    synchronized void enqueueSet(ClKernel k, long[] global, long[] local) {
+        enqueueRange(k, global, local, false);
+    }
+
+    private ClEvent enqueueRange(ClKernel k, long[] global, long[] local, boolean withEvent) {
+        try (Arena arena = Arena.ofConfined()) {
             int dims = global.length;
             MemorySegment g = arena.allocate(JAVA_LONG, dims);
             MemorySegment l = local == null ? MemorySegment.NULL : arena.allocate(JAVA_LONG, dims);

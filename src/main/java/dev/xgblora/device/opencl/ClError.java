@@ -58,6 +58,7 @@ final class ClError {
         String msg = call + " failed" + where + ": " + name(code) + " (" + code + ")";
         if (code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_RESOURCES) {
             msg += ". The device is out of memory: use a smaller --batch-size (or shorter sequences), or run on the CPU with --device cpu";
+            return new OpenClOutOfMemoryException(msg, code, device);
         }
         return new OpenClException(msg, code);
     }

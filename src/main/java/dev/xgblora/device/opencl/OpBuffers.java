@@ -1,6 +1,7 @@
 package dev.xgblora.device.opencl;
 
 import dev.xgblora.tensor.DType;
+import dev.xgblora.tensor.HostAccess;
 import dev.xgblora.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -15,7 +16,9 @@ import java.util.Map;
  * Device memory of {@link OpenClKernels}: per-op buffers pooled by size (taken with {@link #in},
  * {@link #out}, {@link #inOut}, {@link #scratch}; all given back by {@link #release()} when the op
  * ends), and resident weights kept across ops in their own dtype, keyed by where they live on the
- * host and re-uploaded when a content fingerprint says the host copy changed.
+ * host and re-uploaded when a content fingerprint says the host copy changed. With residency on,
+ * heap F32 tensors are not copied per op at all: {@link DeviceTensors} keeps them on the device and
+ * syncs with the host only when the host reads or writes them.
  */
 final class OpBuffers implements AutoCloseable {
     /** A device copy of a tensor for one op: its buffer and the dtype code the kernels widen by. */
@@ -34,10 +37,22 @@ final class OpBuffers implements AutoCloseable {
     private final List<ClBuffer> inUse = new ArrayList<>();
     private final Map<WeightKey, Resident> resident = new HashMap<>();
     private final ClBuffer dummy;
+    private final DeviceTensors tensors; // null: the per-op upload/readback design (residency off)
 
-    OpBuffers(ClContext ctx) {
+    OpBuffers(ClContext ctx, boolean resident) {
         this.ctx = ctx;
         this.dummy = ctx.allocate(4);
+        this.tensors = resident ? new DeviceTensors(ctx) : null;
+    }
+
+    /** t's heap array when residency is on and the kernels can address t in place, else null. */
+    private float[] resident(Tensor t) {
+        return tensors == null ? null : DeviceTensors.addressable(t);
+    }
+
+    /** Bytes of device buffers mirroring host tensors (0 with residency off). */
+    long mirroredBytes() {
+        return tensors == null ? 0 : tensors.bytes();
     }
 
     /** A 4-byte buffer for kernel arguments that a flag marks unused (OpenCL 1.2 wants a valid cl_mem). */
@@ -47,6 +62,7 @@ final class OpBuffers implements AutoCloseable {
 
     @Override
     public void close() {
+        if (tensors != null) tensors.close();
         for (ArrayDeque<ClBuffer> q : free.values()) q.forEach(ClBuffer::close);
         free.clear();
         resident.values().forEach(r -> r.buffer().close());
@@ -85,8 +101,9 @@ final class OpBuffers implements AutoCloseable {
         return t.isContiguous() ? t : t.copy();
     }
 
+    /** The tensor's bytes on the host, not synced (callers sync with HostAccess first). */
     private static MemorySegment hostBytes(Tensor t) {
-        return t.data().asSlice(t.byteOffset(), t.numel() * t.dtype().bytes());
+        return HostAccess.untracked(t).asSlice(t.byteOffset(), t.numel() * t.dtype().bytes());
     }
 
     private static int dtypeCode(DType d) {
@@ -103,7 +120,10 @@ final class OpBuffers implements AutoCloseable {
 
     /** An input for this op, uploaded into a pooled buffer in its own dtype. */
     Dev in(Tensor t) {
+        float[] a = resident(t);
+        if (a != null) return new Dev(tensors.forRead(t, a), 0);
         Tensor c = contiguous(t);
+        HostAccess.beforeRead(c);
         MemorySegment src = hostBytes(c);
         ClBuffer b = scratch(src.byteSize());
         ctx.write(b, src);
@@ -113,13 +133,15 @@ final class OpBuffers implements AutoCloseable {
     /** An output the op overwrites (F32; nothing uploaded). */
     ClBuffer out(Tensor t) {
         requireF32(t, "output");
-        return scratch(t.numel() * 4);
+        float[] a = resident(t);
+        return a != null ? tensors.forWrite(t, a, true) : scratch(t.numel() * 4);
     }
 
     /** An output the op accumulates into: F32, its current values uploaded. */
     ClBuffer inOut(Tensor t, String what) {
         requireF32(t, what);
-        return in(t).buf();
+        float[] a = resident(t);
+        return a != null ? tensors.forWrite(t, a, false) : in(t).buf();
     }
 
     private static void requireF32(Tensor t, String what) {
@@ -128,6 +150,8 @@ final class OpBuffers implements AutoCloseable {
 
     /** Copies a device result into the tensor (through a temporary for strided views). */
     void readBack(ClBuffer b, Tensor t) {
+        if (resident(t) != null) return; // b is t's device copy, already marked newer than the host's
+        HostAccess.beforeWrite(t);
         if (t.isContiguous()) {
             ctx.read(b, hostBytes(t));
         } else {
@@ -154,9 +178,11 @@ final class OpBuffers implements AutoCloseable {
      * is checked at each use so a host-side change (merge, optimizer step) re-uploads it.
      */
     Dev weight(Tensor w) {
+        if (resident(w) != null) return in(w); // a heap F32 weight (merged or trained): tracked, no fingerprint
         Tensor c = contiguous(w);
-        MemorySegment src = hostBytes(c);
-        if (c != w) return in(c); // a strided view copied for this op: nothing stable to keep
+        if (c != w) return in(c);
+        HostAccess.beforeRead(c);
+        MemorySegment src = hostBytes(c); // a strided view copied for this op: nothing stable to keep
         WeightKey key = new WeightKey(src.heapBase().orElse(null), src.address(), src.byteSize(), c.dtype());
         long fp = fingerprint(src);
         Resident r = resident.get(key);

@@ -2,6 +2,7 @@ package dev.xgblora.device.opencl;
 
 import dev.xgblora.kernels.AttentionMask;
 import dev.xgblora.kernels.Kernels;
+import dev.xgblora.kernels.LowRankMerge;
 import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.Tensor;
@@ -14,28 +15,86 @@ import java.lang.foreign.MemorySegment;
  * <p>What lives on the device: weights (linear weights, embedding tables, norm parameters) are
  * uploaded once in their own dtype (bf16 stays bf16, widened in the kernels) and kept resident,
  * keyed by their host memory; a content fingerprint re-uploads one whose host copy changed (a merge
- * or an optimizer step on the host). Everything else round-trips per op: inputs are written to
- * device buffers reused per size, outputs read back. The next step is full residency: activations,
- * gradients, adapters and optimizer state kept on the device and one training step recorded as a
- * fixed launch sequence (the task graph), with only the loss read back.
+ * or an optimizer step on the host). Heap F32 tensors (activations, gradients, adapters, AdamW
+ * state, F32 weight working copies) are device-resident ({@link DeviceTensors}): a kernel's output
+ * stays on the device until the host reads it (synced back lazily through
+ * {@link dev.xgblora.tensor.HostAccess}), and a host write makes the device copy stale. Other
+ * tensors (strided or offset views, native memory) round-trip per op through pooled buffers.
+ * {@code -Dxgblora.opencl.resident=false} turns residency off (the per-op design, for comparison).
  *
- * <p>Dropout's mask comes from the host's SplittableRandom (the contract fixes that stream), so
- * dropoutForward runs on the host; its backward runs on the device.
+ * <p>Dropout's mask comes from the host's SplittableRandom (the contract fixes that stream): the
+ * host draws it and uploads it, the product runs on the device.
  */
-public final class OpenClKernels implements Kernels, AutoCloseable {
+public final class OpenClKernels implements Kernels, LowRankMerge, AutoCloseable {
     private static final int TS = 16, ROW_WG = 64;
 
     private final ClContext ctx;
     private final Kernels host = new ReferenceKernels();
     private final OpBuffers io;
     private final ClBuffer dummy;
+    private final boolean resident;
+    private final LaunchList launches; // null: every launch sets its arguments (no recorded step)
     private boolean closed;
 
+    /** Residency as {@code xgblora.opencl.resident} says (default on). */
     public OpenClKernels(ClDevice device) {
+        this(device, !"false".equals(System.getProperty("xgblora.opencl.resident")),
+                !"false".equals(System.getProperty("xgblora.opencl.graph")));
+    }
+
+    public OpenClKernels(ClDevice device, boolean resident) {
+        this(device, resident, true);
+    }
+
+    /**
+     * @param resident keep heap F32 tensors on the device between kernels (false: upload/readback per op). */
+    public OpenClKernels(ClDevice device, boolean resident, boolean recordSteps) {
         this.ctx = ClContext.forDevice(device);
         ctx.kernel("gemm"); // builds the program now, so a build failure surfaces at selection time
-        this.io = new OpBuffers(ctx);
+        this.resident = resident;
+        this.launches = recordSteps ? new LaunchList(ctx) : null;
+        this.io = new OpBuffers(ctx, resident);
         this.dummy = io.dummy();
+    }
+
+    /** Host↔device traffic of this device's context so far (shared by every backend on the device). */
+    public record Transfers(long hostToDevice, long deviceToHost) {
+        public long total() {
+            return hostToDevice + deviceToHost;
+        }
+
+        public Transfers minus(Transfers earlier) {
+            return new Transfers(hostToDevice - earlier.hostToDevice, deviceToHost - earlier.deviceToHost);
+        }
+    }
+
+    public Transfers transfers() {
+        return new Transfers(ctx.hostToDeviceBytes(), ctx.deviceToHostBytes());
+    }
+
+    /** A training step begins: the launch list replays from its start (see {@link LaunchList}). */
+    @Override
+    public synchronized void stepStarts() {
+        if (launches != null) launches.stepStarts();
+    }
+
+    /** What the recorded launch list did: launches recorded, replayed, arguments set again, re-records, steps. */
+    public synchronized LaunchList.Counts launchCounts() {
+        return launches == null ? new LaunchList.Counts(0, 0, 0, 0, 0) : launches.counts();
+    }
+
+    private void launch(String kernel, long[] global, long[] local, Object... args) {
+        if (launches != null) launches.launch(kernel, global, local, args);
+        else ctx.launch(ctx.kernel(kernel), global, local, args);
+    }
+
+    public boolean resident() {
+        return resident;
+    }
+
+    /** Bytes of device buffers mirroring host tensors (activations, grads, adapters, optimizer state). */
+    public synchronized long mirroredBytes() {
+        return io.mirroredBytes();
     }
 
     /**
@@ -84,6 +143,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        if (launches != null) launches.close();
         io.close();
     }
 
@@ -146,7 +206,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         if (db.numel() == 0) return;
         try {
             ClBuffer ddb = io.inOut(db, "linearBackwardBias db");
-            ctx.launch(ctx.kernel("column_sums"), new long[]{n}, null, m, n, io.in(dy).buf(), ddb);
+            launch("column_sums", new long[]{n}, null, m, n, io.in(dy).buf(), ddb);
             io.readBack(ddb, db);
         } finally {
             io.release();
@@ -212,9 +272,10 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     }
 
     /**
-     * W[N,K] += scale · B[N,r] · A[r,K] on the device (the XGBLoRA merge), W F32. The host merge
-     * (adapt.Merge) does not call it yet: that comes with device residency.
+     * W[N,K] += scale · B[N,r] · A[r,K] on the device (the XGBLoRA merge), W F32. adapt.Merge calls
+     * it when training runs here: a resident W is merged in place, only A and B travel.
      */
+    @Override
     public synchronized void mergeInto(Tensor w, Tensor a, Tensor b, float scale) {
         int n = rows(w), k = cols(w), r = rows(a);
         check(cols(a) == k && rows(b) == n && cols(b) == r,
@@ -284,7 +345,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
             ClBuffer dlse = lse == null ? io.scratch(4L * n.b * n.hq * n.t) : io.out(lse);
             Object[] args = concat(new Object[]{n.t, n.s, n.hq, n.hkv, n.d, f32In(q), f32In(k), f32In(v)},
                     maskArgs(mask), new Object[]{scale, dout, dlse});
-            ctx.launch(ctx.kernel("attention_fwd"), new long[]{n.t, n.hq, n.b}, null, args);
+            launch("attention_fwd", new long[]{n.t, n.hq, n.b}, null, args);
             io.readBack(dout, out);
             if (lse != null) io.readBack(dlse, lse);
         } finally {
@@ -312,14 +373,14 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
             ClBuffer delta = io.scratch(4L * n.b * n.hq * n.t);
             ClBuffer ddq = dq == null ? dummy : io.inOut(dq, op + " dq");
             ClBuffer accQ = dq == null ? dummy : io.scratch(4L * q.numel());
-            ctx.launch(ctx.kernel("attention_bwd_q"), new long[]{n.t, n.hq, n.b}, null,
+            launch("attention_bwd_q", new long[]{n.t, n.hq, n.b}, null,
                     concat(new Object[]{n.t, n.s, n.hq, n.hkv, n.d, ddout, qb, kb, vb, f32In(out), dlse}, m,
                             new Object[]{scale, delta, accQ, ddq, dq == null ? 0 : 1}));
             if (dk != null || dv != null) {
                 ClBuffer ddk = dk == null ? dummy : io.inOut(dk, op + " dk");
                 ClBuffer ddv = dv == null ? dummy : io.inOut(dv, op + " dv");
                 ClBuffer accK = io.scratch(4L * k.numel()), accV = io.scratch(4L * k.numel());
-                ctx.launch(ctx.kernel("attention_bwd_kv"), new long[]{n.s, n.hkv, n.b}, null,
+                launch("attention_bwd_kv", new long[]{n.s, n.hkv, n.b}, null,
                         concat(new Object[]{n.t, n.s, n.hq, n.hkv, n.d, ddout, qb, kb, vb, dlse, delta}, m,
                                 new Object[]{scale, accK, accV, ddk, dk == null ? 0 : 1, ddv, dv == null ? 0 : 1}));
                 if (dk != null) io.readBack(ddk, dk);
@@ -429,7 +490,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
             if (dgamma != null || dbeta != null) {
                 ClBuffer dg = dgamma == null ? dummy : io.inOut(dgamma, op + " dgamma");
                 ClBuffer db = dbeta == null ? dummy : io.inOut(dbeta, op + " dbeta");
-                ctx.launch(ctx.kernel("norm_bwd_params"), new long[]{c}, null, m, c, ddy, dxIn, dm, mean == null ? 0 : 1, dr,
+                launch("norm_bwd_params", new long[]{c}, null, m, c, ddy, dxIn, dm, mean == null ? 0 : 1, dr,
                         dg, dgamma == null ? 0 : 1, db, dbeta == null ? 0 : 1);
                 if (dgamma != null) io.readBack(dg, dgamma);
                 if (dbeta != null) io.readBack(db, dbeta);
@@ -475,7 +536,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         try {
             ClBuffer dg = dgate == null ? dummy : io.inOut(dgate, "swigluBackward dgate");
             ClBuffer du = dup == null ? dummy : io.inOut(dup, "swigluBackward dup");
-            ctx.launch(ctx.kernel("swiglu_bwd"), new long[]{n}, null, n, io.in(dout).buf(), io.in(gate).buf(), io.in(up).buf(),
+            launch("swiglu_bwd", new long[]{n}, null, n, io.in(dout).buf(), io.in(gate).buf(), io.in(up).buf(),
                     dg, dgate == null ? 0 : 1, du, dup == null ? 0 : 1);
             if (dgate != null) io.readBack(dg, dgate);
             if (dup != null) io.readBack(du, dup);
@@ -507,7 +568,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         if (x.numel() == 0) return;
         try {
             ClBuffer o = accumulate ? io.inOut(out, op + " dx") : io.out(out);
-            ctx.launch(ctx.kernel("rope"), new long[]{d / 2, bt * h}, null, h, d, io.in(x).buf(), io.ints(positions),
+            launch("rope", new long[]{d / 2, bt * h}, null, h, d, io.in(x).buf(), io.ints(positions),
                     io.floats(invFreq), sign, accumulate ? 1 : 0, o);
             io.readBack(o, out);
         } finally {
@@ -525,7 +586,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         try {
             OpBuffers.Dev t = io.weight(table);
             ClBuffer o = io.out(out);
-            ctx.launch(ctx.kernel("embedding_fwd"), new long[]{c, ids.length}, null, ids.length, c, io.ints(ids), t.buf(), t.dt(), o);
+            launch("embedding_fwd", new long[]{c, ids.length}, null, ids.length, c, io.ints(ids), t.buf(), t.dt(), o);
             io.readBack(o, out);
         } finally {
             io.release();
@@ -542,7 +603,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         if (dout.numel() == 0) return;
         try {
             ClBuffer d = io.inOut(dtable, "embeddingBackward dtable");
-            ctx.launch(ctx.kernel("embedding_bwd"), new long[]{c}, null, ids.length, c, io.ints(ids), io.in(dout).buf(), d);
+            launch("embedding_bwd", new long[]{c}, null, ids.length, c, io.ints(ids), io.in(dout).buf(), d);
             io.readBack(d, dtable);
         } finally {
             io.release();
@@ -562,7 +623,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         if (dst.numel() == 0) return;
         try {
             ClBuffer d = io.inOut(dst, "accumulate dst");
-            ctx.launch(ctx.kernel("accumulate"), new long[]{dst.numel()}, null, dst.numel(), io.in(src).buf(), scale, d);
+            launch("accumulate", new long[]{dst.numel()}, null, dst.numel(), io.in(src).buf(), scale, d);
             io.readBack(d, dst);
         } finally {
             io.release();
@@ -574,7 +635,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         if (dst.numel() == 0) return;
         try {
             ClBuffer d = io.inOut(dst, "scale dst");
-            ctx.launch(ctx.kernel("scale"), new long[]{dst.numel()}, null, dst.numel(), d, scale);
+            launch("scale", new long[]{dst.numel()}, null, dst.numel(), d, scale);
             io.readBack(d, dst);
         } finally {
             io.release();
@@ -583,7 +644,23 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
 
     @Override
     public synchronized void dropoutForward(Tensor x, float p, long seed, Tensor mask, Tensor y) {
-        host.dropoutForward(x, p, seed, mask, y); // the mask stream is the host's SplittableRandom by contract
+        if (!resident) {
+            host.dropoutForward(x, p, seed, mask, y);
+            return;
+        }
+        if (!(p >= 0f && p <= 1f)) throw new IllegalArgumentException("dropoutForward: p must be in [0, 1], got " + p);
+        long n = x.numel();
+        check(mask.numel() == n && y.numel() == n && mask.dtype() == DType.F32, "dropoutForward: x " + x.describe()
+                + ", mask " + mask.describe() + ", y " + y.describe());
+        check(n <= Tensor.MAX_HEAP_ELEMENTS, "dropoutForward: " + x.describe() + " is too large for one mask array");
+        // The mask stream is the host's SplittableRandom by contract (ReferenceKernels' loop): draw it
+        // here, upload it, and multiply on the device so x and y stay resident.
+        float keepScale = (float) (1.0 / (1.0 - p));
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        float[] m = new float[(int) n];
+        for (int i = 0; i < n; i++) m[i] = random.nextDouble() >= p ? keepScale : 0f;
+        mask.copyFrom(Tensor.of(MemorySegment.ofArray(m), DType.F32, mask.shape()));
+        elementwise("mul", y, false, x, mask);
     }
 
     @Override
@@ -649,7 +726,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         try {
             ClBuffer dp = io.inOut(param, "adamwStep param"), dm = io.inOut(m, "adamwStep m"), dv = io.inOut(v, "adamwStep v");
             float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
-            ctx.launch(ctx.kernel("adamw"), new long[]{n}, null, n, dp, io.in(grad).buf(), dm, dv, lr, beta1, beta2, eps,
+            launch("adamw", new long[]{n}, null, n, dp, io.in(grad).buf(), dm, dv, lr, beta1, beta2, eps,
                     weightDecay, bc1, bc2);
             io.readBack(dp, param);
             io.readBack(dm, m);
@@ -667,7 +744,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         float[] partial = new float[groups];
         try {
             ClBuffer p = io.scratch(4L * groups);
-            ctx.launch(ctx.kernel("sum_squares"), new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, n, io.in(g).buf(), p);
+            launch("sum_squares", new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, n, io.in(g).buf(), p);
             ctx.read(p, MemorySegment.ofArray(partial));
         } finally {
             io.release();
@@ -682,7 +759,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
     /** The strided GEMM kernel (gemm.cl): C[M,N] (+)= alpha·A·B (+ bias), A/B element strides as given. */
     private void gemm(int m, int n, int k, OpBuffers.Dev a, long aoff, long ars, long acs, OpBuffers.Dev b, long boff, long brs, long bcs,
                       ClBuffer c, long crs, float alpha, boolean accumulate, ClBuffer bias, boolean hasBias) {
-        ctx.launch(ctx.kernel("gemm"), new long[]{n, m}, new long[]{TS, TS}, m, n, k,
+        launch("gemm", new long[]{n, m}, new long[]{TS, TS}, m, n, k,
                 a.buf(), a.dt(), aoff, ars, acs, b.buf(), b.dt(), boff, brs, bcs, c, 0L, crs,
                 alpha, accumulate ? 1 : 0, bias, hasBias ? 1 : 0);
     }
@@ -692,7 +769,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
         Object[] args = new Object[rest.length + 1];
         args[0] = cols;
         System.arraycopy(rest, 0, args, 1, rest.length);
-        ctx.launch(ctx.kernel(kernel), new long[]{(long) rows * ROW_WG}, new long[]{ROW_WG}, args);
+        launch(kernel, new long[]{(long) rows * ROW_WG}, new long[]{ROW_WG}, args);
     }
 
     /** An element-wise kernel (elementwise.cl): (n, inputs..., [ints], output); out accumulates when asked. */
@@ -708,7 +785,7 @@ public final class OpenClKernels implements Kernels, AutoCloseable {
             for (int i = 0; i < inputs.length; i++) args[i + 1] = inputs[i] instanceof Tensor t ? io.in(t).buf() : inputs[i];
             ClBuffer o = accumulate ? io.inOut(out, kernel + " output") : io.out(out);
             args[args.length - 1] = o;
-            ctx.launch(ctx.kernel(kernel), new long[]{n}, null, args);
+            launch(kernel, new long[]{n}, null, args);
             io.readBack(o, out);
         } finally {
             io.release();

@@ -33,4 +33,14 @@ public final class OpenClTestSupport {
         }
         return shared;
     }
+
+    /** A backend of its own on the shared device (close it), with residency on or off. */
+    public static OpenClKernels fresh(boolean resident) {
+        return new OpenClKernels(kernels().device(), resident);
+    }
+
+    /** A backend of its own with residency and the recorded launch list each on or off (close it). */
+    public static OpenClKernels fresh(boolean resident, boolean recordSteps) {
+        return new OpenClKernels(kernels().device(), resident, recordSteps);
+    }
 }
