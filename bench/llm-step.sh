@@ -10,7 +10,8 @@
 # hand-written Llama/Qwen2 with Hugging Face semantics, f32 weights, layer checkpointing where
 # xgblora recomputes) on the same weights, batch and method; tokens/s are medians of the steps
 # after the first on both sides, and the last column is xgblora / PyTorch.
-#   --no-peer: xgblora only
+#   --no-peer: xgblora only; --case "SHAPE METHOD": only that case (e.g. "llama-3.2-1b xgblora")
+# Both sides use the CPUs this script may run on (`nproc`: taskset -c 0 gives a 1-thread comparison).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 models=/tmp/xgblora-models
@@ -18,6 +19,7 @@ steps=3
 with8b=0
 quick=0
 peer=1
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-8b) with8b=1 ;;
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
     --models) models="$2"; shift ;;
     --quick) quick=1 ;;
     --no-peer) peer=0 ;;
+    --case) only="$2"; shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -42,6 +45,7 @@ model() { # shape -> directory, made once
 # case: shape method batch length heap extra-options...
 run_case() {
   local shape=$1 method=$2 batch=$3 len=$4 heap=$5; shift 5
+  [ -z "$only" ] || [ "$only" = "$shape $method" ] || return 0
   if [ "$quick" = 1 ]; then shape=tiny; batch=2; len=64; heap=512m; fi
   local dir out log
   dir=$(model "$shape")
@@ -54,7 +58,7 @@ run_case() {
   if [ "$peer" = 1 ]; then
     local ck=""; case " $* " in *" --recompute "*) ck=--checkpoint ;; esac
     peer_json=$(nice /usr/bin/python3 "$here/bench/torch_llm_steps.py" --model "$dir" --method "$method" --batch "$batch" --seq "$len" \
-        --steps "$((steps > 1 ? steps - 1 : 1))" --warmup 1 $ck 2> "$out/peer.err" | tail -1) || { echo "PyTorch peer failed: see $out/peer.err" >&2; peer_json=""; }
+        --steps "$((steps > 1 ? steps - 1 : 1))" --warmup 1 --threads "$(nproc)" $ck 2> "$out/peer.err" | tail -1) || { echo "PyTorch peer failed: see $out/peer.err" >&2; peer_json=""; }
   fi
   python3 - "$dir" "$out/stdout.jsonl" "$log" "$shape" "$method" "$batch x $len" "$steps" "$*" "$out/run/run.jsonl" "$peer_json" <<'EOF'
 import json, os, re, statistics, sys

@@ -129,6 +129,7 @@ public final class TrainCommand implements Callable<Integer> {
     Path output;
     @Option(names = "--resume", arity = "0..1", fallbackValue = "", paramLabel = "DIR", description = "Continue the run in DIR (default: --output) from its newest checkpoint, with the settings in DIR/train-config.json; a finished run is left as it is.") String resume;
     @Option(names = "--no-export", description = "Do not write merged/ and adapter/.") boolean noExport;
+    @Option(names = "--merged-dtype", defaultValue = "source", description = "Element type of merged/'s weights: source (default: as loaded, bf16 stays bf16), f32, bf16 or f16. f32 keeps the trained model exactly; bf16 rounds each merged weight (~0.4 % relative).") String mergedDtype;
     @Option(names = "--no-baseline", description = "Skip evaluating the untrained model before training.") boolean noBaseline;
     @Option(names = "--json", description = "Progress as one JSON object per line (step, round, eval, message, final).") boolean json;
     @Option(names = "--quiet", description = "Print only the final results table.") boolean quiet;
@@ -213,9 +214,21 @@ public final class TrainCommand implements Callable<Integer> {
                 .decay(LrSchedule.Decay.valueOf(schedule.toUpperCase(Locale.ROOT))).rewarmSteps(rewarmSteps).maxGradNorm(maxGradNorm)
                 .seed(seed).bucketByLength(bucket).logEvery(logEvery).evalEvery(evalEvery).evalEachRound(evalEachRound).checkpointEvery(checkpointEvery)
                 .pooling(EncoderClassifier.PoolingMode.valueOf(pooling.toUpperCase(Locale.ROOT))).recompute(recompute).pack(pack)
+                .mergedDtype(mergedDtype(mergedDtype))
                 .timeBudgetSeconds(timeBudget == null ? 0 : parseSeconds(timeBudget))
                 .memoryBudgetBytes(memoryBudget == null ? 0 : dev.xgblora.train.ResidentMemory.parseSize(memoryBudget));
         return new FineTune.Job(modelDir, train, valid, data, b, c, output, resume != null, !noExport, !noExport);
+    }
+
+    /** --merged-dtype: null for "source" (the dtypes as loaded), else F32, BF16 or F16. */
+    static dev.xgblora.tensor.DType mergedDtype(String s) {
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "source" -> null;
+            case "f32" -> dev.xgblora.tensor.DType.F32;
+            case "bf16" -> dev.xgblora.tensor.DType.BF16;
+            case "f16" -> dev.xgblora.tensor.DType.F16;
+            default -> throw new IllegalArgumentException("--merged-dtype: expected source, f32, bf16 or f16, got '" + s + "'");
+        };
     }
 
     /** A duration: seconds, or a number with an s, m or h suffix. */

@@ -60,7 +60,7 @@ public final class CheckpointExport {
             }
             Path m = null, a = null;
             if (merged != null) {
-                ModelExport.writeMerged(model, merged, job.modelDir(), dtypes, null, task == Task.CLASSIFY ? labels : null);
+                ModelExport.writeMerged(model, merged, job.modelDir(), dtypes, cfg.mergedDtype, task == Task.CLASSIFY ? labels : null);
                 m = merged;
             }
             if (adapter != null) {

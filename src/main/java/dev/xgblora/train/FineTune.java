@@ -131,7 +131,7 @@ public final class FineTune {
         }
         if (job.exportModel()) {
             Path merged = job.outputDir().resolve("merged");
-            ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), null, task == Task.CLASSIFY ? labels : null);
+            ModelExport.writeMerged(model, merged, job.modelDir(), t.sourceDtypes(), cfg.mergedDtype, task == Task.CLASSIFY ? labels : null);
             listener.onMessage("merged model written to " + merged);
         }
         if (job.exportAdapter() && !t.scheduler().boosters().isEmpty()) {

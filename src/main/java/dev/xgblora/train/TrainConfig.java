@@ -62,6 +62,8 @@ public final class TrainConfig {
     public double timeBudgetSeconds;
     /** Resident-memory cap in bytes (0 = none): training stops after the first step that exceeds it. */
     public long memoryBudgetBytes;
+    /** Element type of the merged export's backbone weights (null = as loaded, e.g. bf16 stays bf16). */
+    public dev.xgblora.tensor.DType mergedDtype;
     /** Nanosecond clock of the time budget (tests substitute a fake one). */
     public java.util.function.LongSupplier clock = System::nanoTime;
     /** Resident bytes of this process, read after each step under a memory budget (tests substitute one). */
@@ -96,6 +98,7 @@ public final class TrainConfig {
     public TrainConfig pack(boolean v) { pack = v; return this; }
     public TrainConfig timeBudgetSeconds(double v) { timeBudgetSeconds = v; return this; }
     public TrainConfig memoryBudgetBytes(long v) { memoryBudgetBytes = v; return this; }
+    public TrainConfig mergedDtype(dev.xgblora.tensor.DType v) { mergedDtype = v; return this; }
 
     public double effectiveHeadLr() {
         return Double.isNaN(headLr) ? lr : headLr;
