@@ -16,17 +16,17 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** Vector embedding gather/scatter-add and dropout against the reference kernels. */
 class VectorEmbeddingDropoutTest {
-    static final Kernels REF = new ReferenceKernels();
-    static final VectorKernels ONE = new VectorKernels(1), TWO = new VectorKernels(2);
+    static final VectorBackends K = new VectorBackends();
+    static final Kernels REF = K.ref;
+    static final VectorKernels ONE = K.one, TWO = K.two;
 
     @AfterAll
     static void close() {
-        ONE.close();
-        TWO.close();
+        K.close();
     }
 
     static VectorKernels vk(int threads) {
-        return threads == 1 ? ONE : TWO;
+        return K.threads(threads);
     }
 
     /** Ids with repeats (the scatter-add must sum them) over a table of {@code vocab} rows. */

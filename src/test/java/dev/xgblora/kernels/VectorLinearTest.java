@@ -20,17 +20,17 @@ import org.junit.jupiter.params.provider.MethodSource;
  * weight dtype, 1 and 2 threads. Gradients start non-zero so accumulation is checked too.
  */
 class VectorLinearTest {
-    static final Kernels REF = new ReferenceKernels();
-    static final VectorKernels ONE = new VectorKernels(1), TWO = new VectorKernels(2);
+    static final VectorBackends K = new VectorBackends();
+    static final Kernels REF = K.ref;
+    static final VectorKernels ONE = K.one, TWO = K.two;
 
     @AfterAll
     static void close() {
-        ONE.close();
-        TWO.close();
+        K.close();
     }
 
     static VectorKernels kernels(int threads) {
-        return threads == 1 ? ONE : TWO;
+        return K.threads(threads);
     }
 
     /** (M, K, N): small-row path, GEMM edge tiles, K over one depth block, N over one column block. */

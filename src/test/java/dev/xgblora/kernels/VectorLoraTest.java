@@ -21,13 +21,13 @@ import org.junit.jupiter.params.provider.CsvSource;
  * reference kernels' unfused composition, and the LoRA linear's backward against finite differences.
  */
 class VectorLoraTest {
-    static final Kernels REF = new ReferenceKernels();
-    static final VectorKernels ONE = new VectorKernels(1), TWO = new VectorKernels(2);
+    static final VectorBackends K = new VectorBackends();
+    static final Kernels REF = K.ref;
+    static final VectorKernels ONE = K.one, TWO = K.two;
 
     @AfterAll
     static void close() {
-        ONE.close();
-        TWO.close();
+        K.close();
     }
 
     /**
@@ -40,7 +40,7 @@ class VectorLoraTest {
             "33,40,300,8,F16,true,1", "130,77,257,8,BF16,false,2", "5,31,19,2,F32,true,2", "16,1,1,1,F32,false,2"})
     void matchesTheUnfusedReference(int m, int k, int n, int r, DType dt, boolean withBias, int threads) {
         Random rnd = new Random(m * 7919L + k * 31L + n + r);
-        VectorKernels vk = threads == 1 ? ONE : TWO;
+        VectorKernels vk = K.threads(threads);
         Tensor x = randn(rnd, 1f, m, k), w = randn(rnd, 0.5f, dt, n, k), bias = withBias ? randn(rnd, 1f, n) : null;
         Tensor a = randn(rnd, 0.5f, r, k), b = randn(rnd, 0.5f, n, r);
         float scale = 16f / r;

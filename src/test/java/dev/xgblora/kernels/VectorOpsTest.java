@@ -15,17 +15,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Vector row-wise, elementwise, loss and optimizer ops against the reference (1 and 2 threads). */
 class VectorOpsTest {
-    static final Kernels REF = new ReferenceKernels();
-    static final VectorKernels ONE = new VectorKernels(1), TWO = new VectorKernels(2);
+    static final VectorBackends K = new VectorBackends();
+    static final Kernels REF = K.ref;
+    static final VectorKernels ONE = K.one, TWO = K.two;
 
     @AfterAll
     static void close() {
-        ONE.close();
-        TWO.close();
+        K.close();
     }
 
     static Kernels vk(int threads) {
-        return threads == 1 ? ONE : TWO;
+        return K.threads(threads);
     }
 
     @ParameterizedTest(name = "rows={0} cols={1} threads={2}")

@@ -19,13 +19,13 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** Vector RoPE (cos/sin table, vectorised rotation) against {@link ReferenceRope}. */
 class VectorRopeTest {
-    static final Kernels REF = new ReferenceKernels();
-    static final VectorKernels ONE = new VectorKernels(1), TWO = new VectorKernels(2);
+    static final VectorBackends K = new VectorBackends();
+    static final Kernels REF = K.ref;
+    static final VectorKernels ONE = K.one, TWO = K.two;
 
     @AfterAll
     static void close() {
-        ONE.close();
-        TWO.close();
+        K.close();
     }
 
     /** Frequencies as the model computes them: theta 10000, or Llama 3's scaled variant. */
@@ -52,7 +52,7 @@ class VectorRopeTest {
         float[] inv = invFreq(d, llama3);
         int[] pos = new int[b * t];
         for (int i = 0; i < pos.length; i++) pos[i] = offset + (i % t) + (i / t) * (i % 2); // ragged restarts
-        VectorKernels vk = threads == 1 ? ONE : TWO;
+        VectorKernels vk = K.threads(threads);
         for (int h : new int[] {hq, hkv}) {
             Tensor x = randn(r, 1f, b, t, h, d), dy = randn(r, 1f, b, t, h, d), dx0 = randn(r, 1f, b, t, h, d);
             Tensor ye = Tensor.zeros(b, t, h, d), ya = Tensor.zeros(b, t, h, d);
