@@ -51,42 +51,37 @@ run_case() {
   dir=$(model "$shape")
   out=$(mktemp -d)
   log="$out/time.log"
+  # XGBLoRA runs one round over all steps (--kappa = steps), so its random layers stay fixed and the peer
+  # gets the same ones: backward reaches down to the lowest adapted layer on both sides (the same work)
+  local round=()
+  [ "$method" = xgblora ] && round=(--kappa "$steps")
   XGBLORA_JAVA_OPTS="-Xmx$heap" nice /usr/bin/time -v "$here/xgblora" train --model "$dir" --task lm --train "$text" \
-      --method "$method" --steps "$steps" --batch-size "$batch" --max-length "$len" --no-baseline --no-export --json --log-every 1 \
-      --output "$out/run" "$@" > "$out/stdout.jsonl" 2> "$log" || { echo "$shape $method failed: see $log" >&2; return; }
+      --method "$method" --steps "$steps" "${round[@]}" --batch-size "$batch" --max-length "$len" --no-baseline --no-export \
+      --json --log-every 1 --output "$out/run" "$@" > "$out/stdout.jsonl" 2> "$log" || { echo "$shape $method failed: see $log" >&2; return; }
   local peer_json=""
   if [ "$peer" = 1 ]; then
-    local ck=""; case " $* " in *" --recompute "*) ck=--checkpoint ;; esac
+    local ck="" layers=()
+    case " $* " in *" --recompute "*) ck=--checkpoint ;; esac
+    [ "$method" = xgblora ] && layers=(--layers "$(python3 -c 'import json, sys
+print(",".join(map(str, next(r for r in map(json.loads, open(sys.argv[1])) if r["type"] == "round")["layers"])))' "$out/run/run.jsonl")")
     peer_json=$(nice /usr/bin/python3 "$here/bench/torch_llm_steps.py" --model "$dir" --method "$method" --batch "$batch" --seq "$len" \
-        --steps "$((steps > 1 ? steps - 1 : 1))" --warmup 1 --threads "$(nproc)" $ck 2> "$out/peer.err" | tail -1) || { echo "PyTorch peer failed: see $out/peer.err" >&2; peer_json=""; }
+        --steps "$((steps > 1 ? steps - 1 : 1))" --warmup 1 --threads "$(nproc)" $ck "${layers[@]}" 2> "$out/peer.err" | tail -1) \
+      || { echo "PyTorch peer failed: see $out/peer.err" >&2; peer_json=""; }
   fi
-  python3 - "$dir" "$out/stdout.jsonl" "$log" "$shape" "$method" "$batch x $len" "$steps" "$*" "$out/run/run.jsonl" "$peer_json" <<'EOF'
-import json, os, re, statistics, sys
-d, stdout, log, shape, method, bl, steps, extra, runlog, peer = sys.argv[1:]
-weights = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".safetensors"))
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(log).read()).group(1)) * 1024
-b, t = (int(x) for x in bl.split(" x "))
-# per-step seconds from the cumulative tokens/s of each logged step; the first step (JIT) left out
-recs = [json.loads(l) for l in open(runlog) if '"type":"step"' in l]
-tokens = b * (t - 1)
-ends = [r["step"] * tokens / r["tokens_per_s"] for r in recs if r["tokens_per_s"] > 0]
-per = [y - x for x, y in zip(ends, ends[1:])] or ends[:1]
-tps = tokens / statistics.median(per) if per else float("nan")
-g = 1 << 30
-p = json.loads(peer) if peer else None
-ratio = f"{tps / p['tokens_per_s']:.2f}x" if p else "-"
-print(f"| {shape} | xgblora {method} {extra} | {bl} | {steps} | {weights/g:.2f} GiB | {rss/g:.2f} GiB | {(rss-weights)/g:+.2f} GiB | {tps:.1f} | {ratio} |")
-if p:
-    print(f"| {shape} | PyTorch {p['torch']} {method} ({p['dtype']}{', checkpoint' if p['checkpoint'] else ''}) | {bl} | {p['steps']} + 1 | "
-          f"{weights/g:.2f} GiB (read as f32) | {p['peak_rss_mib']/1024:.2f} GiB | {(p['peak_rss_mib']*1048576-weights)/g:+.2f} GiB | {p['tokens_per_s']:.1f} | |")
-EOF
+  python3 "$here/bench/llm_step_summary.py" "$dir" "$log" "$shape" "$method" "$batch x $len" "$steps" "$*" "$out/run/run.jsonl" \
+      "$peer_json" "$peak"
 }
 
-echo "| shape | implementation, method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s (median step) | xgblora / PyTorch |"
-echo "|---|---|---|---|---|---|---|---|---|"
-run_case llama-3.2-1b xgblora 4 512 3g --kappa 1 --recompute
-run_case qwen2.5-0.5b xgblora 4 512 3g --kappa 1 --recompute
+# the f32 FMA peak of the cores this script may use (`xgblora info` gives it per core, at the nominal clock)
+peak=$(python3 -c 'import os, sys; print(len(os.sched_getaffinity(0)) * float(sys.argv[1]))' \
+    "$("$here/xgblora" info 2>/dev/null | sed -n 's/^f32 FMA peak: *\([0-9.]*\) GFLOP.*/\1/p')")
+
+echo "| shape | implementation, method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s (median step) | CPU per token | model FLOP/s, of the FMA peak | xgblora / PyTorch |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+run_case llama-3.2-1b xgblora 4 512 3g --recompute
+run_case qwen2.5-0.5b xgblora 4 512 3g --recompute
+run_case qwen2.5-0.5b lora 4 512 3g --rank 8 --recompute
 run_case llama-3.2-1b lora 4 512 3g --rank 8 --recompute
 if [ "$with8b" = 1 ]; then
-  run_case llama-3.1-8b xgblora 1 512 3g --kappa 1 --recompute
+  run_case llama-3.1-8b xgblora 1 512 3g --recompute
 fi

@@ -10,9 +10,9 @@ head, cross-entropy of each token's successor. Weights from the sharded safetens
 (model.safetensors.index.json or model.safetensors), bf16 widened to float32 unless --dtype bf16.
 
 One step = zero_grad + forward + loss + backward + AdamW step on the trainables. Methods:
-  xgblora  rank-1 adapters (alpha 16) on every linear of L_s = round(L/3) layers (the top ones:
-           nothing below them needs a gradient; xgblora picks random layers, which costs the same
-           or more since the graph starts at the lowest), base frozen
+  xgblora  rank-1 adapters (alpha 16) on every linear of L_s = round(L/3) layers (--layers; by
+           default the top ones: nothing below them needs a gradient, the cheapest choice; xgblora
+           picks random layers, so bench/llm-step.sh passes the layers xgblora's round chose), base frozen
   lora     rank 8 (alpha 16) on every linear of every layer, base frozen
 --checkpoint recomputes each layer in backward (torch.utils.checkpoint), like xgblora's --recompute.
 
@@ -121,7 +121,7 @@ def add_adapter(model, adapter_dir):
     return done
 
 
-def build(model_dir, method, rank, alpha, seed, dtype):
+def build(model_dir, method, rank, alpha, seed, dtype, layers=None):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -227,7 +227,9 @@ def build(model_dir, method, rank, alpha, seed, dtype):
     m.named_linears = named_linears
     if method == "xgblora":
         ls = max(1, round(L / 3))
-        adapted, r = list(range(L - ls, L)), 1
+        adapted, r = (sorted(layers) if layers else list(range(L - ls, L))), 1
+        if adapted[0] < 0 or adapted[-1] >= L:
+            raise SystemExit(f"--layers {layers}: the model has layers 0..{L - 1}")
     elif method == "lora":
         adapted, r = list(range(L)), rank
     else:
@@ -264,6 +266,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--dtype", choices=("f32", "bf16"), default="f32", help="compute dtype of the frozen weights (default f32)")
+    ap.add_argument("--layers", type=lambda v: [int(x) for x in v.split(",")],
+                    help="xgblora: the adapted layers, comma separated (default the top round(L/3); give the layers "
+                         "xgblora's round chose for the same work: backward reaches down to the lowest)")
     ap.add_argument("--checkpoint", action="store_true", help="recompute each layer in backward")
     ap.add_argument("--score-ids", metavar="FILE", help="print each line's log-likelihood instead of training")
     ap.add_argument("--adapter", metavar="DIR", help="with --score-ids: add this PEFT LoRA adapter to the base weights")
@@ -285,7 +290,7 @@ def main():
     import torch
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model, cfg = build(args.model, args.method, args.rank, args.alpha, args.seed, args.dtype)
+    model, cfg = build(args.model, args.method, args.rank, args.alpha, args.seed, args.dtype, args.layers)
     if args.score_ids:
         if args.adapter:
             n = add_adapter(model, args.adapter)

@@ -437,6 +437,8 @@ public final class Trainer {
                 r.put("lr", cfg.lr * factor);
                 r.put("grad_norm", norm);
                 r.put("tokens_per_s", tps);
+                // the whole process's CPU seconds so far (JIT and GC included): CPU per token on a shared machine
+                ProcessHandle.current().info().totalCpuDuration().ifPresent(d -> r.put("cpu_s", d.toNanos() / 1e9));
                 r.put("round", info.round());
                 r.put("trainable_params", scheduler.adapterParams() + count(otherOpt.params()));
                 if (sync != null) {
