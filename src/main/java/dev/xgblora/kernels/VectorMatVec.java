@@ -62,7 +62,7 @@ final class VectorMatVec {
     static void forward(KernelPool pool, Operand x, Operand w, Operand bias, float scale, MemorySegment y, long yOff,
                         long yRs) {
         int m = x.rows(), n = w.rows();
-        if (n >= 4 * pool.threads() || n >= m) {
+        if (n >= m) {
             pool.forRange(n, 4, (n0, n1) -> dots(x, w, bias, scale, y, yOff, yRs, 0, m, n0, n1));
         } else {
             pool.forRange(m, 1, (m0, m1) -> dots(x, w, bias, scale, y, yOff, yRs, m0, m1, 0, n));
@@ -71,22 +71,27 @@ final class VectorMatVec {
 
     private static void dots(Operand x, Operand w, Operand bias, float scale, MemorySegment y, long yOff, long yRs,
                              int m0, int m1, int n0, int n1) {
-        int k = x.cols();
-        for (int j = n0; j < n1; j++) {
-            long wRow = w.offset() + (long) j * w.rs();
-            float b = bias == null ? 0f : bias.get(0, j);
-            for (int i = m0; i < m1; i++) {
-                long xRow = x.offset() + (long) i * x.rs();
-                FloatVector acc = FloatVector.zero(S);
-                int p = 0;
-                for (; p + L <= k; p += L) {
-                    acc = load(w.seg(), w.dtype(), wRow + p).fma(FloatVector.fromMemorySegment(S, x.seg(), (xRow + p) * 4, LE), acc);
-                }
-                float s = Lanes.sum(acc);
-                for (; p < k; p++) s += w.get(j, p) * x.seg().getAtIndex(Operand.F32, xRow + p);
-                y.setAtIndex(Operand.F32, yOff + (long) i * yRs + j, scale * s + b);
-            }
+        // the longer side outermost, so the shorter side's rows stay in L1 while the longer streams once
+        // (LoRA's h = x·Aᵀ: 2048 rows of x against r rows of A; decoding: a few rows against many)
+        if (m1 - m0 > n1 - n0) {
+            for (int i = m0; i < m1; i++) for (int j = n0; j < n1; j++) dot(x, w, bias, scale, y, yOff, yRs, i, j);
+        } else {
+            for (int j = n0; j < n1; j++) for (int i = m0; i < m1; i++) dot(x, w, bias, scale, y, yOff, yRs, i, j);
         }
+    }
+
+    private static void dot(Operand x, Operand w, Operand bias, float scale, MemorySegment y, long yOff, long yRs, int i, int j) {
+        int k = x.cols();
+        long wRow = w.offset() + (long) j * w.rs(), xRow = x.offset() + (long) i * x.rs();
+        FloatVector acc = FloatVector.zero(S);
+        int p = 0;
+        for (; p + L <= k; p += L) {
+            acc = load(w.seg(), w.dtype(), wRow + p).fma(FloatVector.fromMemorySegment(S, x.seg(), (xRow + p) * 4, LE), acc);
+        }
+        float s = Lanes.sum(acc);
+        for (; p < k; p++) s += w.get(j, p) * x.seg().getAtIndex(Operand.F32, xRow + p);
+        float b = bias == null ? 0f : bias.get(0, j);
+        y.setAtIndex(Operand.F32, yOff + (long) i * yRs + j, scale * s + b);
     }
 
     /** c[i, :] += scale · Σ_p a[i, p] · b[p, :] for every row i of a; b rows contiguous; a short. Parallel over columns. */
