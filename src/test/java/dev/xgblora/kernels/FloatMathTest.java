@@ -88,6 +88,27 @@ class FloatMathTest {
         }
     }
 
+    /** The returned sum is the written values' sum, whole vectors added lane-wise in order, folded, then the tail. */
+    @Test
+    void expInPlaceReturnsTheSumOfWhatItWrote() {
+        java.util.Random rnd = new java.util.Random(5);
+        VectorSpecies<Float> species = FloatVector.SPECIES_PREFERRED;
+        int lanes = species.length();
+        for (int n : new int[] {lanes * 4, lanes * 3 + 5, 3}) {
+            float[] a = new float[n + 2];
+            for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian() * 4;
+            float total = FloatMath.expInPlace(a, 2, n + 2, 1.5f);
+            FloatVector acc = FloatVector.zero(species);
+            int i = 2;
+            for (; i + lanes <= n + 2; i += lanes) {
+                acc = acc.add(FloatVector.fromArray(species, a, i));
+            }
+            float want = Lanes.sum(acc);
+            for (; i < n + 2; i++) want += a[i];
+            assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(total), "sum of " + n + " exponentials");
+        }
+    }
+
     @Test
     void tanhIsAccurateAndEveryLaneMatchesTheScalarForm() {
         float[] x = grid(-12f, 12f, 200_001, 0.625f, -0.625f, 0.62499994f, 1e-20f, 50f, -50f,
