@@ -169,7 +169,7 @@ final class ReferenceHeads {
 
     static double sumOfSquares(Kernels k, List<Tensor> tensors) {
         double sum = 0;
-        for (Tensor t : tensors) sum += k.sumOfSquares(t);
+        for (Tensor t : tensors) if (t.numel() > 0) sum += k.sumOfSquares(t);
         return sum;
     }
 }

@@ -39,7 +39,9 @@ public final class EncoderClassifier extends BackboneTask {
     private final PoolingMode pooling;
     private final ClassifierHead head;
     private final Linear pooler;
-    private Tensor cls, poolerOut, dCls, dPre, dHidden;
+    private Tensor cls, poolerOut, dCls, dPre;
+    /** Backs dHidden [B·T, C] for every padded length T (grown to the longest): one device buffer, never re-uploaded. */
+    private float[] dHiddenStore = new float[0];
 
     public EncoderClassifier(BertEncoder encoder, int classes, PoolingMode pooling, long seed) {
         this(encoder, classes, pooling, null, seed);
@@ -158,14 +160,25 @@ public final class EncoderClassifier extends BackboneTask {
         return t != null && java.util.Arrays.equals(t.shape(), shape) ? t : Tensor.zeros(shape);
     }
 
+    /**
+     * A zeroed gradient shaped like {@code hidden}, a view over the start of {@link #dHiddenStore}:
+     * ragged batches reuse one array, so a device backend zeroes it in place instead of uploading
+     * a new zero tensor whenever the padded length changes.
+     */
+    private Tensor zeroedGradientOf(Tensor hidden) {
+        if (dHiddenStore.length < hidden.numel()) dHiddenStore = new float[Math.toIntExact(hidden.numel())];
+        Tensor d = Tensor.of(java.lang.foreign.MemorySegment.ofArray(dHiddenStore), dev.xgblora.tensor.DType.F32, hidden.shape());
+        d.zero();
+        return d;
+    }
+
     @Override
     public double trainStep(Batch batch, float gradScale) {
         EncodedBatch t = batch.tokens();
         Tensor hidden = forward(t);
         ClassifierHead.LossAndGrad g = head.backward(batch.labels(), gradScale);
         if (encoder.firstLayerNeedingGrad() < encoder.numLayers() || encoder.embeddingsTrainable()) {
-            dHidden = sized(dHidden, hidden.shape());
-            dHidden.zero();
+            Tensor dHidden = zeroedGradientOf(hidden);
             if (pooling == PoolingMode.MEAN) k.meanPoolBackward(g.dPooled(), t.mask(), dHidden);
             else k.clsPoolBackward(poolerBackward(g.dPooled(), true), t.seqLen(), dHidden);
             encoder.backward(dHidden);
