@@ -90,13 +90,14 @@ __kernel void adamw(long n, __global float* p, __global const float* g, __global
     p[i] = pi;
 }
 
-// Partial Σ x² per work-group of ROW_WG items; the host adds the partials in double.
-__kernel void sum_squares(long n, __global const float* x, __global float* partial) {
+// Partial Σ x² per work-group of ROW_WG items into partial[first + group]: one tensor's part of a
+// global norm (sum_reduce adds them on the device; a single tensor's are added by the host in double).
+__kernel void sum_squares(long n, __global const float* x, long first, __global float* partial) {
     __local float s[ROW_WG];
     float acc = 0.0f;
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) acc += x[i] * x[i];
     acc = wg_sum(acc, s);
-    if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
+    if (get_local_id(0) == 0) partial[first + get_group_id(0)] = acc;
 }
 
 // x[first + i] = v: Tensor.fill / zero of a device-resident tensor, without a host round trip.

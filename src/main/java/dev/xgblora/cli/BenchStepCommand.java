@@ -1,6 +1,7 @@
 package dev.xgblora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xgblora.device.opencl.OpenClKernels;
 import dev.xgblora.io.ModelCache;
 import dev.xgblora.io.ModelConfig;
 import dev.xgblora.io.WeightStore;
@@ -47,6 +48,7 @@ import java.util.concurrent.Callable;
                 + "lora (rank --rank, alpha --alpha, six targets on all layers), full (every weight), "
                 + "qv-r1-all (rank-1 on query and value of all layers). Measure one method per process: "
                 + "peak RSS is a process high-water mark. Also prints the heap bytes allocated per step (all Java threads), "
+                + "on --device opencl the host-to-device and device-to-host bytes of a step, "
                 + "the model FLOPs of a step (the matrix products the method needs) and their rate as a share of the "
                 + "f32 FMA peak of --threads cores. bench/step-spread.sh repeats it in fresh JVMs."},
         footer = {"", "Examples:",
@@ -123,11 +125,15 @@ public final class BenchStepCommand implements Callable<Integer> {
             Batch b = syntheticBatch(encoder.config().vocabSize());
 
             double[] ms = new double[steps], cpuMs = new double[steps], alloc = new double[steps];
+            double[] up = new double[steps], down = new double[steps]; // host↔device bytes per step (opencl)
+            OpenClKernels device = k instanceof OpenClKernels d ? d : null;
             double firstLoss = 0, lastLoss = 0;
             for (int i = 0; i < warmup + steps; i++) {
                 long a0 = allocatedBytes();
                 long t0 = System.nanoTime();
                 double c0 = processCpuMs();
+                OpenClKernels.Transfers x0 = device == null ? null : device.transfers();
+                k.stepStarts(); // as Trainer does: a device backend replays its recorded launch list
                 adapterOpt.zeroGrad();
                 otherOpt.zeroGrad();
                 double loss = clf.trainStep(b, 1f);
@@ -142,6 +148,11 @@ public final class BenchStepCommand implements Callable<Integer> {
                     ms[i - warmup] = (t1 - t0) / 1e6;
                     cpuMs[i - warmup] = processCpuMs() - c0;
                     alloc[i - warmup] = a0 < 0 || a1 < 0 ? Double.NaN : a1 - a0;
+                    if (device != null) {
+                        OpenClKernels.Transfers x = device.transfers().minus(x0);
+                        up[i - warmup] = x.hostToDevice();
+                        down[i - warmup] = x.deviceToHost();
+                    }
                 }
             }
             double median = median(ms);
@@ -157,6 +168,10 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
             r.put("alloc_mib_per_step", round2(median(alloc) / 1048576.0)); // heap bytes allocated by all Java threads, median step
             r.put("alloc_mib_per_step_max", round2(Arrays.stream(alloc).max().orElseThrow() / 1048576.0));
+            if (device != null) { // what crosses the bus in a step (median): the batch's inputs and the loss/norm scalars
+                r.put("device_bytes_up_per_step", Math.round(median(up)));
+                r.put("device_bytes_down_per_step", Math.round(median(down)));
+            }
             r.put("model_flop_per_step", Math.round(flops.total())); // matrix products the method needs (StepFlops)
             r.put("model_flop_forward", Math.round(flops.forward()));
             r.put("gflops", round1(gflops));

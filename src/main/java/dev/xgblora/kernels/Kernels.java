@@ -1,6 +1,7 @@
 package dev.xgblora.kernels;
 
 import dev.xgblora.tensor.Tensor;
+import java.util.List;
 
 /**
  * The ops a transformer needs, each as one forward and one backward function (PyTorch semantics,
@@ -197,4 +198,76 @@ public interface Kernels {
 
     /** Σ g² over the tensor, in double. The global norm is sqrt of the sum over all gradients. */
     double sumOfSquares(Tensor g);
+
+    /**
+     * Σ g² over all the tensors, the global gradient norm's square (clipping). The default adds
+     * {@link #sumOfSquares(Tensor)}; a device backend reduces on the device and reads one scalar.
+     */
+    default double sumOfSquares(List<Tensor> tensors) {
+        return ReferenceHeads.sumOfSquares(this, tensors);
+    }
+
+    // ---- Task heads -----------------------------------------------------------------------------
+    // The defaults are the reference implementations (ReferenceHeads, double accumulation): they are
+    // cheap next to the backbone; a device backend overrides them so the step stays on the device.
+
+    /**
+     * Mean pooling over a key mask: out[b,:] = Σ_t mask[b·T+t]·hidden[b·T+t,:] / max(Σ_t mask[b·T+t], 1e-9),
+     * hidden [B·T, C], mask B·T values (B = out's rows), out [B, C] (sentence-transformers' mean).
+     */
+    default void meanPoolForward(Tensor hidden, int[] mask, Tensor out) {
+        ReferenceHeads.meanPoolForward(hidden, mask, out);
+    }
+
+    /** dHidden[b·T+t,:] += mask[b·T+t] · dOut[b,:] / count_b. */
+    default void meanPoolBackward(Tensor dOut, int[] mask, Tensor dHidden) {
+        ReferenceHeads.meanPoolBackward(dOut, mask, dHidden);
+    }
+
+    /** out[b,:] = hidden[b·seqLen,:], the first ([CLS]) token of each row; hidden [B·seqLen, C]. */
+    default void clsPoolForward(Tensor hidden, int seqLen, Tensor out) {
+        ReferenceHeads.clsPoolForward(hidden, seqLen, out);
+    }
+
+    /** dHidden[b·seqLen,:] += dOut[b,:]. */
+    default void clsPoolBackward(Tensor dOut, int seqLen, Tensor dHidden) {
+        ReferenceHeads.clsPoolBackward(dOut, seqLen, dHidden);
+    }
+
+    /** y = tanh(x) (BERT's pooler); y may be x. */
+    default void tanhForward(Tensor x, Tensor y) {
+        ReferenceHeads.tanhForward(x, y);
+    }
+
+    /** dx += dy ⊙ (1 − y²), y the forward's output. */
+    default void tanhBackward(Tensor dy, Tensor y, Tensor dx) {
+        ReferenceHeads.tanhBackward(dy, y, dx);
+    }
+
+    /**
+     * One vocabulary tile of an LM head's cross-entropy (online logsumexp): logits [M, V] hold
+     * vocabulary entries vocabOffset .. vocabOffset+V of M rows; state [M, 3] keeps each row's
+     * running max, running Σ exp(logit − max) and its target's logit (set by the tile holding it).
+     * {@code first}: the state starts with this tile (overwritten), else it is updated.
+     */
+    default void chunkedCrossEntropyForward(Tensor logits, int[] targets, long vocabOffset, boolean first, Tensor state) {
+        ReferenceHeads.chunkedCrossEntropyForward(logits, targets, vocabOffset, first, state);
+    }
+
+    /**
+     * After the last tile: lse[M] = max + log Σ per row (kept for backward); returns the sum over
+     * rows whose target is not ignoreIndex of lse − target logit (the caller divides).
+     */
+    default double chunkedCrossEntropyLoss(Tensor state, int[] targets, int ignoreIndex, Tensor lse) {
+        return ReferenceHeads.chunkedCrossEntropyLoss(state, targets, ignoreIndex, lse);
+    }
+
+    /**
+     * Backward of one tile, in place: logits [M, V] (recomputed by the caller) become
+     * scale · (exp(logit − lse) − onehot(target − vocabOffset)); rows whose target is ignoreIndex become 0.
+     */
+    default void chunkedCrossEntropyBackward(Tensor logits, int[] targets, long vocabOffset, int ignoreIndex, Tensor lse,
+                                             float scale) {
+        ReferenceHeads.chunkedCrossEntropyBackward(logits, targets, vocabOffset, ignoreIndex, lse, scale);
+    }
 }

@@ -9,7 +9,9 @@ import dev.xgblora.tensor.Tensor;
  * {@code rowChunk} tokens × {@code vocabChunk} vocabulary entries. Forward keeps a running
  * max and sum per token (online logsumexp) and the target's logit; backward recomputes each tile's
  * logits, turns them into scale·(softmax − onehot) in place and sends them into dX (and dW when
- * the head trains). Memory: one [rowChunk, vocabChunk] tile and two floats per token.
+ * the head trains). Memory: one [rowChunk, vocabChunk] tile and four floats per token. The tile
+ * steps are Kernels ops (chunkedCrossEntropy*), so on a device backend the tile, the running state
+ * and the logsumexps stay on the device: one loss scalar per row chunk comes back.
  */
 public final class ChunkedLmLoss {
     public static final int DEFAULT_ROWS = 256;
@@ -18,7 +20,8 @@ public final class ChunkedLmLoss {
     private final int rowChunk;
     private final int vocabChunk;
     private final float[] tile;
-    private double[] lse = new double[0];
+    /** Per row chunk: the online-logsumexp state [rows, 3] and the rows' logsumexp [rows] (backward). */
+    private final java.util.List<Tensor> states = new java.util.ArrayList<>(), lses = new java.util.ArrayList<>();
 
     public ChunkedLmLoss(int rowChunk, int vocabChunk) {
         if (rowChunk < 1 || vocabChunk < 1) throw new IllegalArgumentException("LM loss chunks must be positive: " + rowChunk + " x " + vocabChunk);
@@ -27,18 +30,21 @@ public final class ChunkedLmLoss {
         this.tile = new float[Math.multiplyExact(rowChunk, vocabChunk)];
     }
 
-    /** The tile's first rows·cols floats as a contiguous [rows, cols] tensor. */
-    /**
-     * The tile array for host code that reads and writes it directly: a device backend that wrote
-     * the tile (OpenCL residency) copies it back first and forgets its copy.
-     */
-    private float[] hostTile(Tensor view) {
-        dev.xgblora.tensor.HostAccess.beforeWrite(view);
-        return tile;
-    }
-
+    /** The tile's first rows·cols floats as a contiguous [rows, cols] tensor (a device backend keeps it resident). */
     private Tensor tile(long rows, long cols) {
         return Tensor.of(java.lang.foreign.MemorySegment.ofArray(tile), dev.xgblora.tensor.DType.F32, rows, cols);
+    }
+
+    /** Row chunk {@code c}'s tensor of {@code shape} in {@code list}, kept across steps while its shape holds. */
+    private static Tensor chunkTensor(java.util.List<Tensor> list, int c, long... shape) {
+        while (list.size() <= c) list.add(null);
+        Tensor t = list.get(c);
+        if (t == null || !java.util.Arrays.equals(t.shape(), shape)) list.set(c, t = Tensor.zeros(shape));
+        return t;
+    }
+
+    private static int[] rowTargets(int[] targets, int r0, int rn) {
+        return r0 == 0 && rn == targets.length ? targets : java.util.Arrays.copyOfRange(targets, r0, r0 + rn);
     }
 
     /**
@@ -54,40 +60,20 @@ public final class ChunkedLmLoss {
                 throw new IllegalArgumentException("LM loss: target " + targets[i] + " of row " + i + " is outside the vocabulary [0, " + v + ")");
             }
         }
-        if (lse.length < m) lse = new double[m];
         double total = 0;
         int counted = 0;
-        double[] max = new double[rowChunk], sum = new double[rowChunk], target = new double[rowChunk];
-        for (int r0 = 0; r0 < m; r0 += rowChunk) {
+        for (int t : targets) if (t != ignore) counted++;
+        for (int r0 = 0, c = 0; r0 < m; r0 += rowChunk, c++) {
             int rn = Math.min(rowChunk, m - r0);
-            java.util.Arrays.fill(max, Double.NEGATIVE_INFINITY);
-            java.util.Arrays.fill(sum, 0);
-            Tensor h = hidden.slice(r0, rn);
+            int[] tg = rowTargets(targets, r0, rn);
+            Tensor h = hidden.slice(r0, rn), state = chunkTensor(states, c, rn, 3);
             for (long v0 = 0; v0 < v; v0 += vocabChunk) {
                 int vn = (int) Math.min(vocabChunk, v - v0);
                 Tensor logits = tile(rn, vn);
                 k.linearForward(h, weight.slice(v0, vn), null, logits);
-                float[] a = hostTile(logits);
-                for (int i = 0; i < rn; i++) {
-                    int base = i * vn;
-                    double mx = max[i];
-                    for (int j = 0; j < vn; j++) mx = Math.max(mx, a[base + j]);
-                    double s = sum[i] * Math.exp(max[i] - mx);
-                    for (int j = 0; j < vn; j++) s += Math.exp(a[base + j] - mx);
-                    max[i] = mx;
-                    sum[i] = s;
-                    int tg = targets[r0 + i];
-                    if (tg >= v0 && tg < v0 + vn) target[i] = a[base + (int) (tg - v0)];
-                }
+                k.chunkedCrossEntropyForward(logits, tg, v0, v0 == 0, state);
             }
-            for (int i = 0; i < rn; i++) {
-                double l = max[i] + Math.log(sum[i]);
-                lse[r0 + i] = l;
-                if (targets[r0 + i] != ignore) {
-                    total += l - target[i];
-                    counted++;
-                }
-            }
+            total += k.chunkedCrossEntropyLoss(state, tg, ignore, chunkTensor(lses, c, rn));
         }
         return counted == 0 ? 0.0 : total / counted;
     }
@@ -101,28 +87,19 @@ public final class ChunkedLmLoss {
         int m = Math.toIntExact(hidden.rows());
         long v = weight.dim(0);
         if (dHidden == null && dWeight == null) return;
-        for (int r0 = 0; r0 < m; r0 += rowChunk) {
+        for (int r0 = 0, c = 0; r0 < m; r0 += rowChunk, c++) {
             int rn = Math.min(rowChunk, m - r0);
             boolean any = false;
             for (int i = 0; i < rn && !any; i++) any = targets[r0 + i] != ignore;
             if (!any) continue;
-            Tensor h = hidden.slice(r0, rn);
+            int[] tg = rowTargets(targets, r0, rn);
+            Tensor h = hidden.slice(r0, rn), lse = lses.get(c);
             for (long v0 = 0; v0 < v; v0 += vocabChunk) {
                 int vn = (int) Math.min(vocabChunk, v - v0);
                 Tensor w = weight.slice(v0, vn);
                 Tensor d = tile(rn, vn);
                 k.linearForward(h, w, null, d);
-                float[] a = hostTile(d);
-                for (int i = 0; i < rn; i++) {
-                    int tg = targets[r0 + i], base = i * vn;
-                    if (tg == ignore) {
-                        java.util.Arrays.fill(a, base, base + vn, 0f);
-                        continue;
-                    }
-                    double l = lse[r0 + i];
-                    for (int j = 0; j < vn; j++) a[base + j] = (float) (scale * Math.exp(a[base + j] - l));
-                    if (tg >= v0 && tg < v0 + vn) a[base + (int) (tg - v0)] -= scale;
-                }
+                k.chunkedCrossEntropyBackward(d, tg, v0, ignore, lse, scale);
                 if (dHidden != null) k.linearBackwardInput(d, w, dHidden.slice(r0, rn));
                 if (dWeight != null) k.linearBackwardWeight(d, h, dWeight.slice(v0, vn));
             }

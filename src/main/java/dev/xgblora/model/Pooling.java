@@ -1,5 +1,7 @@
 package dev.xgblora.model;
 
+import dev.xgblora.kernels.Kernels;
+import dev.xgblora.kernels.ReferenceKernels;
 import dev.xgblora.tensor.Tensor;
 
 /**
@@ -8,65 +10,42 @@ import dev.xgblora.tensor.Tensor;
  * overwrites its output; each backward accumulates into its gradient. Sums run in double.
  */
 public final class Pooling {
-    /** sentence-transformers' clamp of the token count in mean pooling. */
-    static final double MIN_COUNT = 1e-9;
+    /** Host code (inference, tests) pools with the reference kernels; training uses its backend's ops. */
+    private static final Kernels HOST = new ReferenceKernels();
     /** torch.nn.functional.normalize's default eps. */
     public static final double NORM_EPS = 1e-12;
 
     private Pooling() {
     }
 
-    /** out[b,:] = Σ_t mask[b][t]·hidden[b*T+t,:] / max(Σ_t mask[b][t], 1e-9). */
+    /** out[b,:] = Σ_t mask[b][t]·hidden[b*T+t,:] / max(Σ_t mask[b][t], 1e-9) (the reference kernel's mean pooling). */
     public static void meanForward(Tensor hidden, int[][] mask, Tensor out) {
-        int b = mask.length, t = mask[0].length, c = (int) hidden.cols();
-        hidden.requireShape((long) b * t, c);
-        out.requireShape(b, c);
-        double[] acc = new double[c];
-        for (int i = 0; i < b; i++) {
-            java.util.Arrays.fill(acc, 0);
-            for (int j = 0; j < t; j++) {
-                if (mask[i][j] == 0) continue;
-                long row = (long) i * t + j;
-                for (int k = 0; k < c; k++) acc[k] += mask[i][j] * (double) hidden.get(row, k);
-            }
-            double inv = 1.0 / Math.max(count(mask[i]), MIN_COUNT);
-            for (int k = 0; k < c; k++) out.set(i, k, (float) (acc[k] * inv));
-        }
+        HOST.meanPoolForward(hidden, flat(mask), out);
     }
 
     /** dHidden[b*T+t,:] += mask[b][t] · dOut[b,:] / count_b. */
     public static void meanBackward(Tensor dOut, int[][] mask, Tensor dHidden) {
-        int b = mask.length, t = mask[0].length, c = (int) dOut.cols();
-        dOut.requireShape(b, c);
-        dHidden.requireShape((long) b * t, c);
-        for (int i = 0; i < b; i++) {
-            double inv = 1.0 / Math.max(count(mask[i]), MIN_COUNT);
-            for (int j = 0; j < t; j++) {
-                if (mask[i][j] == 0) continue;
-                long row = (long) i * t + j;
-                double w = mask[i][j] * inv;
-                for (int k = 0; k < c; k++) dHidden.set(row, k, (float) (dHidden.get(row, k) + w * dOut.get(i, k)));
-            }
-        }
+        HOST.meanPoolBackward(dOut, flat(mask), dHidden);
     }
 
     /** out[b,:] = hidden[b*T,:] (the first token, [CLS] in BERT). */
     public static void clsForward(Tensor hidden, int seqLen, Tensor out) {
-        int b = (int) out.dim(0), c = (int) out.dim(1);
-        hidden.requireShape((long) b * seqLen, c);
-        for (int i = 0; i < b; i++) {
-            for (int k = 0; k < c; k++) out.set(i, k, hidden.get((long) i * seqLen, k));
-        }
+        HOST.clsPoolForward(hidden, seqLen, out);
     }
 
     /** dHidden[b*T,:] += dOut[b,:]. */
     public static void clsBackward(Tensor dOut, int seqLen, Tensor dHidden) {
-        int b = (int) dOut.dim(0), c = (int) dOut.dim(1);
-        dHidden.requireShape((long) b * seqLen, c);
-        for (int i = 0; i < b; i++) {
-            long row = (long) i * seqLen;
-            for (int k = 0; k < c; k++) dHidden.set(row, k, dHidden.get(row, k) + dOut.get(i, k));
+        HOST.clsPoolBackward(dOut, seqLen, dHidden);
+    }
+
+    private static int[] flat(int[][] mask) {
+        int t = mask.length == 0 ? 0 : mask[0].length;
+        int[] out = new int[mask.length * t];
+        for (int i = 0; i < mask.length; i++) {
+            if (mask[i].length != t) throw new IllegalArgumentException("mask row " + i + " has " + mask[i].length + " entries, row 0 has " + t);
+            System.arraycopy(mask[i], 0, out, i * t, t);
         }
+        return out;
     }
 
     /**
@@ -108,9 +87,4 @@ public final class Pooling {
         }
     }
 
-    private static double count(int[] maskRow) {
-        double n = 0;
-        for (int m : maskRow) n += m;
-        return n;
-    }
 }

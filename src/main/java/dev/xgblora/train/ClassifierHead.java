@@ -15,7 +15,7 @@ final class ClassifierHead {
     private final Kernels k;
     private final Linear linear;
     private final int classes, hidden;
-    private Tensor pooled, logits;
+    private Tensor pooled, logits, dLogits, dPooled;
 
     /**
      * A trainable head {@code module} [classes, hidden], weight N(0, 0.02) from {@code seed} as
@@ -52,6 +52,8 @@ final class ClassifierHead {
         if (pooled == null || pooled.dim(0) != batch) {
             pooled = Tensor.zeros(batch, hidden);
             logits = Tensor.zeros(batch, classes);
+            dLogits = Tensor.zeros(batch, classes);
+            dPooled = Tensor.zeros(batch, hidden);
         }
         return pooled;
     }
@@ -68,14 +70,15 @@ final class ClassifierHead {
 
     /**
      * Mean cross-entropy of the last forward; accumulates the head's gradients (scaled by
-     * {@code gradScale}) and returns them with the loss: the gradient of the pooled features.
+     * {@code gradScale}) and returns them with the loss: the gradient of the pooled features (a
+     * buffer kept across steps and zeroed here, so a device backend keeps it resident).
      */
     LossAndGrad backward(int[] labels, float gradScale) {
         int batch = (int) logits.dim(0);
         double loss = k.crossEntropyForward(logits, labels, Batch.IGNORE, null);
-        Tensor dLogits = Tensor.zeros(batch, classes);
+        dLogits.zero();
         k.crossEntropyBackward(logits, labels, Batch.IGNORE, gradScale / batch, dLogits);
-        Tensor dPooled = Tensor.zeros(batch, hidden);
+        dPooled.zero();
         linear.backward(k, dLogits, pooled, dPooled);
         return new LossAndGrad(loss, dPooled);
     }

@@ -39,8 +39,9 @@ public final class EncoderClassifier extends BackboneTask {
     private final PoolingMode pooling;
     private final ClassifierHead head;
     private final Linear pooler;
-    private Tensor cls, poolerOut, dCls;
-    private int[][] mask;
+    private Tensor cls, poolerOut, dCls, dPre;
+    /** Backs dHidden [B·T, C] for every padded length T (grown to the longest): one device buffer, never re-uploaded. */
+    private float[] dHiddenStore = new float[0];
 
     public EncoderClassifier(BertEncoder encoder, int classes, PoolingMode pooling, long seed) {
         this(encoder, classes, pooling, null, seed);
@@ -129,25 +130,46 @@ public final class EncoderClassifier extends BackboneTask {
         return pooler != null ? List.of("classifier", POOLER) : List.of();
     }
 
+    /**
+     * Encoder, pooling and head; pooling and the pooler's tanh are backend ops on the flat mask, so a
+     * device backend keeps the last hidden state on the device (only the loss comes back).
+     */
     private Tensor forward(EncodedBatch t) {
         int[][] ids = rows(t.ids(), t.batch(), t.seqLen());
-        mask = rows(t.mask(), t.batch(), t.seqLen());
+        int[][] mask = rows(t.mask(), t.batch(), t.seqLen());
         int[][] types = t.typeIds() == null ? null : rows(t.typeIds(), t.batch(), t.seqLen());
         Tensor hidden = encoder.forward(ids, mask, types);
         Tensor pooled = head.pooled(t.batch());
         if (pooling == PoolingMode.MEAN) {
-            Pooling.meanForward(hidden, mask, pooled);
+            k.meanPoolForward(hidden, t.mask(), pooled);
         } else if (pooler == null) {
-            Pooling.clsForward(hidden, t.seqLen(), pooled);
+            k.clsPoolForward(hidden, t.seqLen(), pooled);
         } else {
-            if (cls == null || cls.dim(0) != t.batch()) cls = Tensor.zeros(t.batch(), encoder.hiddenSize());
-            Pooling.clsForward(hidden, t.seqLen(), cls);
+            cls = sized(cls, t.batch(), encoder.hiddenSize());
+            k.clsPoolForward(hidden, t.seqLen(), cls);
             pooler.forward(k, cls, pooled);
-            for (long i = 0; i < pooled.numel(); i++) pooled.set(i, (float) Math.tanh(pooled.get(i)));
+            k.tanhForward(pooled, pooled);
             poolerOut = pooled;
         }
         head.forward();
         return hidden;
+    }
+
+    /** {@code t} when it has the shape (kept across steps: a device backend keeps it resident), else a new zero tensor. */
+    private static Tensor sized(Tensor t, long... shape) {
+        return t != null && java.util.Arrays.equals(t.shape(), shape) ? t : Tensor.zeros(shape);
+    }
+
+    /**
+     * A zeroed gradient shaped like {@code hidden}, a view over the start of {@link #dHiddenStore}:
+     * ragged batches reuse one array, so a device backend zeroes it in place instead of uploading
+     * a new zero tensor whenever the padded length changes.
+     */
+    private Tensor zeroedGradientOf(Tensor hidden) {
+        if (dHiddenStore.length < hidden.numel()) dHiddenStore = new float[Math.toIntExact(hidden.numel())];
+        Tensor d = Tensor.of(java.lang.foreign.MemorySegment.ofArray(dHiddenStore), dev.xgblora.tensor.DType.F32, hidden.shape());
+        d.zero();
+        return d;
     }
 
     @Override
@@ -156,9 +178,9 @@ public final class EncoderClassifier extends BackboneTask {
         Tensor hidden = forward(t);
         ClassifierHead.LossAndGrad g = head.backward(batch.labels(), gradScale);
         if (encoder.firstLayerNeedingGrad() < encoder.numLayers() || encoder.embeddingsTrainable()) {
-            Tensor dHidden = Tensor.zeros(hidden.shape());
-            if (pooling == PoolingMode.MEAN) Pooling.meanBackward(g.dPooled(), mask, dHidden);
-            else Pooling.clsBackward(poolerBackward(g.dPooled(), true), t.seqLen(), dHidden);
+            Tensor dHidden = zeroedGradientOf(hidden);
+            if (pooling == PoolingMode.MEAN) k.meanPoolBackward(g.dPooled(), t.mask(), dHidden);
+            else k.clsPoolBackward(poolerBackward(g.dPooled(), true), t.seqLen(), dHidden);
             encoder.backward(dHidden);
         } else if (pooler != null) {
             poolerBackward(g.dPooled(), false);
@@ -175,17 +197,15 @@ public final class EncoderClassifier extends BackboneTask {
     /** Through tanh and the pooler's dense (its gradients accumulate); returns d(CLS state) when asked, else null. */
     private Tensor poolerBackward(Tensor dPooled, boolean wantInput) {
         if (pooler == null) return dPooled;
-        Tensor dPre = Tensor.zeros(dPooled.shape());
-        for (long i = 0; i < dPre.numel(); i++) {
-            double y = poolerOut.get(i);
-            dPre.set(i, (float) (dPooled.get(i) * (1 - y * y)));
-        }
+        dPre = sized(dPre, dPooled.shape());
+        dPre.zero();
+        k.tanhBackward(dPooled, poolerOut, dPre);
         if (!wantInput) {
             pooler.backward(k, dPre, cls, null);
             return null;
         }
-        if (dCls == null || dCls.dim(0) != dPre.dim(0)) dCls = Tensor.zeros(dPre.shape());
-        else dCls.fill(0f);
+        dCls = sized(dCls, dPre.shape());
+        dCls.zero();
         pooler.backward(k, dPre, cls, dCls);
         return dCls;
     }

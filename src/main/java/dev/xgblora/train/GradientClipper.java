@@ -11,9 +11,8 @@ public final class GradientClipper {
 
     /** sqrt(Σ‖g‖²) over all params; NaN or infinity when any gradient is not finite. */
     public static double globalNorm(Kernels k, List<Param> params) {
-        double ss = 0;
-        for (Param p : params) ss += k.sumOfSquares(p.grad());
-        return Math.sqrt(ss);
+        // one reduction over every gradient: a device backend reads back a single scalar
+        return Math.sqrt(k.sumOfSquares(params.stream().map(Param::grad).toList()));
     }
 
     /** Scales all gradients by maxNorm/(norm+1e-6) when norm exceeds maxNorm (maxNorm ≤ 0: off). */

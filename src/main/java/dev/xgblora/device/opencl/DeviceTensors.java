@@ -73,9 +73,21 @@ final class DeviceTensors implements HostAccess.Mirror {
         return e.buf;
     }
 
+    /**
+     * Makes the buffer hold the array. An all-zero array (a gradient the host allocated with
+     * Tensor.zeros for a kernel to accumulate into, a zero-initialised adapter) is filled on the
+     * device instead: nothing crosses the bus. The scan stops at the first non-zero bit pattern.
+     */
     private void upload(Entry e, float[] a) {
-        ctx.write(e.buf, MemorySegment.ofArray(a));
+        if (allZeroBits(a)) ctx.launch(ctx.kernel("fill_f32"), new long[]{a.length}, null, 0L, (long) a.length, 0f, e.buf);
+        else ctx.write(e.buf, MemorySegment.ofArray(a));
         e.deviceValid = true;
+    }
+
+    /** +0.0 everywhere (−0.0 is uploaded: results stay bit-identical). */
+    private static boolean allZeroBits(float[] a) {
+        for (float f : a) if (Float.floatToRawIntBits(f) != 0) return false;
+        return true;
     }
 
     private Entry entry(float[] a) {

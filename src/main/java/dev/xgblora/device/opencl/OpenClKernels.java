@@ -80,7 +80,7 @@ public final class OpenClKernels implements Kernels, LowRankMerge, AutoCloseable
 
     /** What the recorded launch list did: launches recorded, replayed, arguments set again, re-records, steps. */
     public synchronized LaunchList.Counts launchCounts() {
-        return launches == null ? new LaunchList.Counts(0, 0, 0, 0, 0) : launches.counts();
+        return launches == null ? LaunchList.Counts.NONE : launches.counts();
     }
 
     private void launch(String kernel, long[] global, long[] local, Object... args) {
@@ -740,11 +740,11 @@ public final class OpenClKernels implements Kernels, LowRankMerge, AutoCloseable
     public synchronized double sumOfSquares(Tensor g) {
         long n = g.numel();
         if (n == 0) return 0.0;
-        int groups = (int) Math.min(256, (n + ROW_WG - 1) / ROW_WG);
+        int groups = sumSquaresGroups(n);
         float[] partial = new float[groups];
         try {
             ClBuffer p = io.scratch(4L * groups);
-            launch("sum_squares", new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, n, io.in(g).buf(), p);
+            launch("sum_squares", new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, n, io.in(g).buf(), 0L, p);
             ctx.read(p, MemorySegment.ofArray(partial));
         } finally {
             io.release();
@@ -752,6 +752,159 @@ public final class OpenClKernels implements Kernels, LowRankMerge, AutoCloseable
         double sum = 0;
         for (float f : partial) sum += f;
         return sum;
+    }
+
+    private static int sumSquaresGroups(long n) {
+        return (int) Math.min(256, (n + ROW_WG - 1) / ROW_WG);
+    }
+
+    /** The global squared norm on the device: each tensor's partials into one buffer, summed there; one float read. */
+    @Override
+    public synchronized double sumOfSquares(java.util.List<Tensor> tensors) {
+        long total = 0;
+        for (Tensor t : tensors) total += sumSquaresGroups(t.numel());
+        if (total == 0) return 0.0;
+        float[] sum = new float[1];
+        try {
+            ClBuffer p = io.scratch(4L * total), out = io.scratch(4);
+            long first = 0;
+            for (Tensor t : tensors) {
+                int groups = sumSquaresGroups(t.numel());
+                if (groups == 0) continue;
+                launch("sum_squares", new long[]{(long) groups * ROW_WG}, new long[]{ROW_WG}, t.numel(), io.in(t).buf(), first, p);
+                first += groups;
+            }
+            launch("sum_reduce", new long[]{ROW_WG}, new long[]{ROW_WG}, total, p, out);
+            ctx.read(out, MemorySegment.ofArray(sum));
+        } finally {
+            io.release();
+        }
+        return sum[0];
+    }
+
+    // ---- Task heads -----------------------------------------------------------------------------
+
+    /** B·T mask values for pooled [B, C] over hidden [B·T, C]; returns T. */
+    private static int pooledSeqLen(String op, Tensor hidden, Tensor pooled, int maskLength) {
+        int b = rows(pooled);
+        check(b > 0 && maskLength % b == 0 && rows(hidden) == maskLength && cols(hidden) == cols(pooled),
+                op + ": hidden " + hidden.describe() + ", pooled " + pooled.describe() + " and a mask of " + maskLength
+                        + " need hidden [B·T, C], pooled [B, C], mask B·T");
+        return maskLength / b;
+    }
+
+    @Override
+    public synchronized void meanPoolForward(Tensor hidden, int[] mask, Tensor out) {
+        int t = pooledSeqLen("meanPoolForward", hidden, out, mask.length), c = cols(out);
+        try {
+            ClBuffer o = io.out(out);
+            launch("mean_pool_fwd", new long[]{c, rows(out)}, null, t, c, io.in(hidden).buf(), io.ints(mask), o);
+            io.readBack(o, out);
+        } finally {
+            io.release();
+        }
+    }
+
+    @Override
+    public synchronized void meanPoolBackward(Tensor dOut, int[] mask, Tensor dHidden) {
+        int t = pooledSeqLen("meanPoolBackward", dHidden, dOut, mask.length), c = cols(dOut);
+        try {
+            ClBuffer d = io.inOut(dHidden, "meanPoolBackward dHidden");
+            launch("mean_pool_bwd", new long[]{c, mask.length}, null, t, c, io.in(dOut).buf(), io.ints(mask), d);
+            io.readBack(d, dHidden);
+        } finally {
+            io.release();
+        }
+    }
+
+    private static void checkFirstTokens(String op, Tensor hidden, Tensor pooled, int seqLen) {
+        check(seqLen >= 1 && hidden.rows() == pooled.rows() * seqLen && hidden.cols() == pooled.cols(),
+                op + ": hidden " + hidden.describe() + " must be [B·" + seqLen + ", C] for pooled " + pooled.describe());
+    }
+
+    @Override
+    public synchronized void clsPoolForward(Tensor hidden, int seqLen, Tensor out) {
+        checkFirstTokens("clsPoolForward", hidden, out, seqLen);
+        try {
+            ClBuffer o = io.out(out);
+            launch("cls_pool_fwd", new long[]{cols(out), rows(out)}, null, seqLen, cols(out), io.in(hidden).buf(), o);
+            io.readBack(o, out);
+        } finally {
+            io.release();
+        }
+    }
+
+    @Override
+    public synchronized void clsPoolBackward(Tensor dOut, int seqLen, Tensor dHidden) {
+        checkFirstTokens("clsPoolBackward", dHidden, dOut, seqLen);
+        try {
+            ClBuffer d = io.inOut(dHidden, "clsPoolBackward dHidden");
+            launch("cls_pool_bwd", new long[]{cols(dOut), rows(dOut)}, null, seqLen, cols(dOut), io.in(dOut).buf(), d);
+            io.readBack(d, dHidden);
+        } finally {
+            io.release();
+        }
+    }
+
+    @Override
+    public synchronized void tanhForward(Tensor x, Tensor y) {
+        elementwise("tanh_fwd", y, false, x);
+    }
+
+    @Override
+    public synchronized void tanhBackward(Tensor dy, Tensor y, Tensor dx) {
+        elementwise("tanh_bwd", dx, true, dy, y);
+    }
+
+    @Override
+    public synchronized void chunkedCrossEntropyForward(Tensor logits, int[] targets, long vocabOffset, boolean first, Tensor state) {
+        int m = rows(logits), v = cols(logits);
+        check(m == targets.length && state.numel() == 3L * m, "chunkedCrossEntropyForward: logits " + logits.describe() + ", "
+                + targets.length + " targets, state " + state.describe() + " (3 values per row)");
+        if (m == 0) return;
+        try {
+            ClBuffer s = first ? io.out(state) : io.inOut(state, "chunkedCrossEntropyForward state");
+            rowLaunch("chunked_ce_fwd", m, v, vocabOffset, first ? 1 : 0, io.in(logits).buf(), io.ints(targets), s);
+            io.readBack(s, state);
+        } finally {
+            io.release();
+        }
+    }
+
+    @Override
+    public synchronized double chunkedCrossEntropyLoss(Tensor state, int[] targets, int ignoreIndex, Tensor lse) {
+        int m = targets.length;
+        check(state.numel() == 3L * m && lse.numel() == m, "chunkedCrossEntropyLoss: state " + state.describe() + ", lse "
+                + lse.describe() + " for " + m + " rows");
+        if (m == 0) return 0.0;
+        float[] total = new float[1];
+        try {
+            ClBuffer l = io.out(lse), t = io.scratch(4);
+            launch("chunked_ce_loss", new long[]{ROW_WG}, new long[]{ROW_WG}, m, ignoreIndex, io.in(state).buf(),
+                    io.ints(targets), l, t);
+            io.readBack(l, lse);
+            ctx.read(t, MemorySegment.ofArray(total));
+        } finally {
+            io.release();
+        }
+        return total[0];
+    }
+
+    @Override
+    public synchronized void chunkedCrossEntropyBackward(Tensor logits, int[] targets, long vocabOffset, int ignoreIndex,
+                                                         Tensor lse, float scale) {
+        int m = rows(logits), v = cols(logits);
+        check(m == targets.length && lse.numel() == m, "chunkedCrossEntropyBackward: logits " + logits.describe() + ", "
+                + targets.length + " targets, lse " + lse.describe());
+        if (logits.numel() == 0) return;
+        try {
+            ClBuffer d = io.inOut(logits, "chunkedCrossEntropyBackward logits");
+            launch("chunked_ce_bwd", new long[]{v, m}, null, v, vocabOffset, ignoreIndex, scale, io.ints(targets),
+                    io.in(lse).buf(), d);
+            io.readBack(d, logits);
+        } finally {
+            io.release();
+        }
     }
 
     // ---- Launch helpers -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import java.util.List;
 final class OpenClProgram {
     /** common.cl first: the others use its helpers. */
     static final List<String> SOURCES = List.of("common.cl", "gemm.cl", "rows.cl", "elementwise.cl",
-            "embedding_rope.cl", "attention.cl");
+            "embedding_rope.cl", "attention.cl", "heads.cl");
     private static volatile String source;
 
     private OpenClProgram() {

@@ -69,4 +69,55 @@ class LaunchListTest {
             assertEquals(after.replayed() + 4, cl.launchCounts().replayed(), "the new shape replays: " + cl.launchCounts());
         }
     }
+
+    /**
+     * Ragged batches: lengths 9, 5, 9, 5, 7, 9, 7 alternate. Each length records its list once (the
+     * first 9, 5 and 7); every later step switches to the kept list of its length and replays all
+     * of it, bit-identical to launching plainly.
+     */
+    @Test
+    void raggedBatchesReplayTheListOfTheirShape() {
+        int[] lengths = {9, 5, 9, 5, 7, 9, 7};
+        Random r = new Random(7);
+        Tensor w0 = randn(r, 1f, 6, 12);
+        Tensor[] xs = new Tensor[lengths.length];
+        for (int s = 0; s < lengths.length; s++) xs[s] = randn(r, 1f, lengths[s], 12);
+        float[][] replayed = new float[lengths.length][], plain = new float[lengths.length][];
+        LaunchList.Counts afterFirstOfEach = null, end;
+        try (OpenClKernels cl = new OpenClKernels(OpenClTestSupport.kernels().device(), true, true)) {
+            Tensor w = w0.copy(), g = Tensor.zeros(6, 12), m = Tensor.zeros(6, 12), v = Tensor.zeros(6, 12);
+            for (int s = 0; s < lengths.length; s++) {
+                replayed[s] = step(cl, xs[s], w, g, m, v, 1e-2f, s + 1);
+                if (s == 4) afterFirstOfEach = cl.launchCounts();
+            }
+            end = cl.launchCounts();
+        }
+        try (OpenClKernels cl = new OpenClKernels(OpenClTestSupport.kernels().device(), true, false)) {
+            Tensor w = w0.copy(), g = Tensor.zeros(6, 12), m = Tensor.zeros(6, 12), v = Tensor.zeros(6, 12);
+            for (int s = 0; s < lengths.length; s++) plain[s] = step(cl, xs[s], w, g, m, v, 1e-2f, s + 1);
+        }
+        for (int s = 0; s < lengths.length; s++) assertArrayEquals(plain[s], replayed[s], "activations of step " + (s + 1) + " (bit-identical)");
+        assertEquals(3 * 4, afterFirstOfEach.recorded(), "lengths 9, 5, 7 each record their four launches once: " + afterFirstOfEach);
+        assertEquals(3 * 4, end.recorded(), "nothing is recorded again: " + end);
+        assertEquals(4 * 4, end.replayed(), "steps 2-3 of 9 and 5 and the second 7 replay whole lists: " + end);
+        assertEquals(3, end.lists(), end.toString());
+        assertEquals(4, end.switches(), "steps 3, 4, 6 and 7 come back to a length seen before: " + end);
+    }
+
+    /** More shapes than the list keeps: the least recently used is dropped and recorded again when it returns. */
+    @Test
+    void theListCacheIsBounded() {
+        Random r = new Random(8);
+        try (OpenClKernels cl = new OpenClKernels(OpenClTestSupport.kernels().device(), true, true)) {
+            Tensor w = randn(r, 1f, 6, 12), g = Tensor.zeros(6, 12), m = Tensor.zeros(6, 12), v = Tensor.zeros(6, 12);
+            int shapes = LaunchList.MAX_LISTS + 1;
+            for (int s = 0; s < shapes; s++) step(cl, randn(r, 1f, s + 1, 12), w, g, m, v, 1e-2f, s + 1);
+            LaunchList.Counts c = cl.launchCounts();
+            assertEquals(LaunchList.MAX_LISTS, c.lists(), c.toString());
+            step(cl, randn(r, 1f, shapes, 12), w, g, m, v, 1e-2f, shapes + 1); // the newest shape: kept
+            assertEquals(c.recorded(), cl.launchCounts().recorded(), cl.launchCounts().toString());
+            step(cl, randn(r, 1f, 1, 12), w, g, m, v, 1e-2f, shapes + 2); // the oldest: dropped, records again
+            assertEquals(c.recorded() + 4, cl.launchCounts().recorded(), cl.launchCounts().toString());
+        }
+    }
 }
