@@ -134,7 +134,7 @@ public final class CudaKernels implements Kernels, AutoCloseable {
         begin();
         try {
             CudaBuffers.Dev dx = io.in(x), dw = io.weight(w);
-            long dy = io.out(y), db = b == null ? 0 : io.weight(b.dtype() == DType.F32 ? b : b.copy()).ptr();
+            long dy = io.out(y), db = b == null ? 0 : b.dtype() == DType.F32 ? io.weight(b).ptr() : io.f32In(b); // a widened copy per op
             gemm(m, n, k, dx, 0, k, 1, dw, 0, 1, k, dy, n, 1f, false, db);
             io.readBack(dy, y);
         } finally {
@@ -243,6 +243,8 @@ public final class CudaKernels implements Kernels, AutoCloseable {
     /** gemm.ptx: C[M,N] (+)= alpha * A * B (+ bias), A/B element strides as given; 16x16 blocks over C. */
     private void gemm(int m, int n, int k, CudaBuffers.Dev a, long aoff, long ars, long acs, CudaBuffers.Dev b, long boff, long brs,
                       long bcs, long c, long crs, float alpha, boolean accumulate, long bias) {
+        check((m + TS - 1) / TS <= 65535, "a GEMM of " + m + " rows needs more than 65535 row blocks (the grid's y limit);"
+                + " use a smaller --batch-size or --max-length");
         cuda.launch(gemm, "xgb_gemm", new int[]{(n + TS - 1) / TS, (m + TS - 1) / TS, 1}, new int[]{TS, TS, 1},
                 m, n, k, a.ptr(), a.dt(), aoff, ars, acs, b.ptr(), b.dt(), boff, brs, bcs, c, crs,
                 alpha, accumulate ? 1 : 0, bias, bias != 0 ? 1 : 0);
