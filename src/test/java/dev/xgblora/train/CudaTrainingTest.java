@@ -9,6 +9,7 @@ import dev.xgblora.device.cuda.CudaKernels;
 import dev.xgblora.device.cuda.CudaStubDriver;
 import dev.xgblora.kernels.Kernels;
 import dev.xgblora.kernels.VectorKernels;
+import dev.xgblora.model.LlamaDecoder;
 import dev.xgblora.model.Param;
 import dev.xgblora.tensor.DType;
 import java.util.List;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * stub driver, whose cuLaunchKernel runs the committed PTX in the test interpreter, against the same
  * run on the CPU's vector kernels: same losses within 1e-4, same merged weights within 1e-5. Two
  * steps per round, so boosters are merged into the (device-cached) weights twice and the cache must
- * notice. Six steps keep the interpreted run to seconds.
+ * notice. Six steps keep the interpreted run to seconds. The same for the tiny Llama fixture (GQA,
+ * causal attention in training, RoPE on the CPU side), four steps.
  */
 class CudaTrainingTest {
     static final int STEPS = 6;
@@ -61,5 +63,31 @@ class CudaTrainingTest {
             float[] x = a.get(p).value().toFloatArray(), y = b.get(p).value().toFloatArray();
             for (int i = 0; i < x.length; i++) assertEquals(x[i], y[i], 1e-5, a.get(p).name() + "[" + i + "] after the run");
         }
+    }
+
+    /** Losses of 4 XGBLoRA steps of the tiny Llama fixture (2 layers, 4 query heads over 2 kv heads) on {@code k}. */
+    static List<Double> decoderLosses(Kernels k) throws Exception {
+        try (LlamaDecoder dec = LlamaDecoder.open(DecoderTaskTest.fixture(), k)) {
+            TaskData data = DecoderTaskTest.lmData();
+            TrainConfig c = new TrainConfig().steps(4).batchSize(2).maxLength(12).lr(1e-2).warmupSteps(0).seed(1).logEvery(0);
+            Trainer t = new Trainer(new DecoderLm(dec), data, null, BoostConfig.of(Preset.XGBLORA).stepsPerRound(2).layersPerRound(1), c, k);
+            t.run();
+            return List.copyOf(t.losses());
+        }
+    }
+
+    @Test
+    void aShortDecoderRunOnTheStubGpuMatchesTheCpu() throws Exception {
+        List<Double> cpu, gpu;
+        try (VectorKernels vk = new VectorKernels(1)) {
+            cpu = decoderLosses(vk);
+        }
+        try (CudaKernels cuda = CudaStubDriver.kernels(new VectorKernels(1))) {
+            gpu = decoderLosses(cuda);
+            assertTrue(CudaStubDriver.launches() > 20, "launches: " + CudaStubDriver.launches());
+        }
+        assertEquals(4, gpu.size());
+        for (int i = 0; i < cpu.size(); i++) assertEquals(cpu.get(i), gpu.get(i), 1e-4, "decoder loss of step " + (i + 1));
+        assertTrue(cpu.get(3) < cpu.get(0), "the decoder trained: " + cpu);
     }
 }
