@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
         footer = {"", "Examples:", "  xgblora bench kernels --threads 1,2",
                 "  xgblora bench kernels --threads 1 --repeat 20 --json --large"})
 public final class BenchKernelsCommand implements Callable<Integer> {
-    @Option(names = "--backend", description = "Kernel backend: vector, reference or opencl[:N] (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--backend", description = "Kernel backend: vector, reference, opencl[:N] or cuda[:N] (default: ${DEFAULT-VALUE}).",
             defaultValue = "vector")
     String backend;
 

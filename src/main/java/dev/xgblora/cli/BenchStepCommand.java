@@ -91,7 +91,7 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Kernel threads (default: -Dxgblora.threads or all processors).")
     Integer threads;
 
-    @Option(names = {"--kernels", "--device"}, defaultValue = "vector", description = "Kernel backend: vector, reference, opencl[:N]; --device cpu = vector (default ${DEFAULT-VALUE}).")
+    @Option(names = {"--kernels", "--device"}, defaultValue = "vector", description = "Kernel backend: vector, reference, opencl[:N], cuda[:N]; --device cpu = vector (default ${DEFAULT-VALUE}).")
     String kernels;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the batch, head and adapters (default ${DEFAULT-VALUE}).")

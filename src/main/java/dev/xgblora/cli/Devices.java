@@ -10,9 +10,10 @@ import dev.xgblora.kernels.Kernels;
 
 import java.util.List;
 
-/** The {@code --device} option: cpu (the process-wide CPU backend) or opencl[:N]. */
+/** The {@code --device} option: cpu (the process-wide CPU backend), opencl[:N] or cuda[:N]. */
 final class Devices {
-    static final String HELP = "cpu (default) or opencl[:N] (N from xgblora info; the OpenCL kernels of native/opencl).";
+    static final String HELP = "cpu (default), opencl[:N] (the OpenCL kernels of native/opencl) or cuda[:N] (an NVIDIA GPU: the PTX"
+            + " GEMM and attention of native/ptx, other ops on the CPU); N from xgblora info.";
 
     private Devices() {
     }
@@ -22,12 +23,9 @@ final class Devices {
         String d = device.trim();
         if (d.equals("cpu")) return Backends.defaults();
         if (d.equals("opencl") || d.startsWith("opencl:")) return Backends.create(d, 1);
-        if (d.equals("cuda") || d.startsWith("cuda:")) {
-            Cuda.load(); // no driver: a CudaException that says so and what to use instead
-            throw new IllegalArgumentException("--device " + d + ": the CUDA/PTX path is only a skeleton so far (native/ptx,"
-                    + " one test kernel); on this NVIDIA machine use --device opencl with NVIDIA's OpenCL driver, or --device cpu");
-        }
-        throw new IllegalArgumentException("--device '" + device + "' is not cpu, opencl or opencl:N");
+        // no NVIDIA driver: a CudaException that says so and what to use instead
+        if (d.equals("cuda") || d.startsWith("cuda:")) return Backends.create(d, 1);
+        throw new IllegalArgumentException("--device '" + device + "' is not cpu, opencl[:N] or cuda[:N]");
     }
 
     /**
@@ -59,7 +57,7 @@ final class Devices {
         try {
             List<Cuda.Device> all = Cuda.load().devices();
             if (all.isEmpty()) return List.of("none: the NVIDIA driver sees no GPU");
-            return all.stream().map(g -> String.format("cuda:%d  %s | %,d MiB (PTX path: skeleton only)", g.ordinal(), g.name(),
+            return all.stream().map(g -> String.format("cuda:%d  %s | %,d MiB (PTX GEMM and attention; other ops on the CPU)", g.ordinal(), g.name(),
                     g.totalMemBytes() >> 20)).toList();
         } catch (CudaException e) {
             return List.of("none: " + e.getMessage());

@@ -8,7 +8,7 @@ import java.util.List;
  * Finds a kernel implementation by name. CPU backends only for now; accelerator backends will be
  * discovered here at run time, and nothing on the CPU path touches their classes.
  *
- * <p>System properties: {@code xgblora.kernels} (reference | vector | opencl[:N], default vector) and
+ * <p>System properties: {@code xgblora.kernels} (reference | vector | opencl[:N] | cuda[:N], default vector) and
  * {@code xgblora.threads} (default: available processors) and {@code xgblora.warmup.ms} (JIT warm-up
  * budget of {@link #defaults()} and {@link #createPrimed}, default {@value KernelWarmup#DEFAULT_BUDGET_MS};
  * 0 turns it off).
@@ -40,8 +40,9 @@ public final class Backends {
             }
             // Accelerators are looked up by name so the CPU path never loads a device class.
             case String s when s.equals("opencl") || s.startsWith("opencl:") -> deviceBackend("dev.xgblora.device.opencl.OpenClKernels", s);
+            case String s when s.equals("cuda") || s.startsWith("cuda:") -> deviceBackend("dev.xgblora.device.cuda.CudaKernels", s);
             default -> throw new IllegalArgumentException("unknown kernel backend '" + name + "' (available: "
-                    + String.join(", ", available()) + ", opencl[:N])");
+                    + String.join(", ", available()) + ", opencl[:N], cuda[:N])");
         };
     }
 
@@ -63,7 +64,7 @@ public final class Backends {
      */
     public static Kernels createPrimed(String name, int threads) {
         Kernels k = create(name, threads);
-        if (k.name().equals("opencl")) return k; // JIT warm-up is for CPU kernels; a device's run in its driver
+        if (k.name().equals("opencl") || k.name().equals("cuda")) return k; // JIT warm-up is for CPU kernels; a device's run in its driver
         KernelWarmup.prime(k, warmupMsProperty());
         return k;
     }

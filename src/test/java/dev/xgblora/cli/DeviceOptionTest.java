@@ -97,7 +97,7 @@ class DeviceOptionTest {
     void anUnknownDeviceIsRefusedWithTheAcceptedValues() {
         CliRun r = CliRun.of("eval", "--model", run.merged().toString(), "--data", data.toString(), "--device", "gpu");
         assertTrue(r.code() != 0);
-        assertTrue(r.err().contains("--device 'gpu' is not cpu, opencl or opencl:N"), r.err());
+        assertTrue(r.err().contains("--device 'gpu' is not cpu, opencl[:N] or cuda[:N]"), r.err());
     }
 
     @Test

@@ -22,11 +22,19 @@ class DevicesTest {
     }
 
     @Test
-    void cudaAndUnknownDevicesAreRefusedWithWhatToUse() {
-        RuntimeException cuda = assertThrows(RuntimeException.class, () -> Devices.kernels("cuda"));
-        assertTrue(cuda.getMessage().contains("--device opencl") && cuda.getMessage().contains("--device cpu"), cuda.getMessage());
+    void cudaWithoutADriverAndUnknownDevicesAreRefusedWithWhatToUse() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(java.nio.file.Files.exists(java.nio.file.Path.of("/dev/nvidiactl")),
+                "an NVIDIA driver may be present: cuda would open");
+        for (String d : new String[]{"cuda", "cuda:1"}) {
+            RuntimeException cuda = assertThrows(RuntimeException.class, () -> Devices.kernels(d));
+            assertTrue(cuda.getMessage().startsWith("no NVIDIA driver (libcuda.so.1 not found): use --device cpu or --device opencl"),
+                    cuda.getMessage());
+        }
+        assertTrue(Devices.cudaLines().get(0).startsWith("none: no NVIDIA driver (libcuda.so.1 not found)"), Devices.cudaLines().toString());
+        IllegalArgumentException badIndex = assertThrows(IllegalArgumentException.class, () -> Devices.kernels("cuda:x"));
+        assertTrue(badIndex.getMessage().contains("is not cuda or cuda:N"), badIndex.getMessage());
         IllegalArgumentException gpu = assertThrows(IllegalArgumentException.class, () -> Devices.kernels("gpu"));
-        assertTrue(gpu.getMessage().contains("cpu, opencl or opencl:N"), gpu.getMessage());
+        assertTrue(gpu.getMessage().contains("cpu, opencl[:N] or cuda[:N]"), gpu.getMessage());
     }
 
     @Test

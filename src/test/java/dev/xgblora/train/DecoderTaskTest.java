@@ -30,7 +30,7 @@ class DecoderTaskTest {
         return LlamaDecoder.open(fixture(), new ReferenceKernels());
     }
 
-    private static TaskData lmData() throws Exception {
+    static TaskData lmData() throws Exception {
         StringBuilder text = new StringBuilder();
         String[] words = {"to", "be", "or", "not", "that", "is", "the", "question"};
         for (int i = 0; i < 60; i++) text.append(words[i % words.length]).append(' ');

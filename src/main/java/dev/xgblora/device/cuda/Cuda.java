@@ -19,19 +19,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The CUDA driver API ({@code libcuda.so.1}) through java.lang.foreign: the skeleton of the PTX
- * path. It initializes the driver, lists devices, creates a context, loads PTX text from
- * native/ptx with cuModuleLoadData and launches a kernel with cuLaunchKernel. Only the
- * {@code xgb_scale} kernel exists so far ({@link #scale}); the GEMM and attention kernels and a
- * {@code Kernels} implementation come next. Built against any {@link SymbolLookup}, so tests drive
- * it through a stub driver made of upcalls.
+ * The CUDA driver API ({@code libcuda.so.1}) through java.lang.foreign: initialize the driver, list
+ * devices, create a context, load PTX text from native/ptx with cuModuleLoadData (the driver JITs it
+ * for the GPU at hand), allocate and copy device memory, launch with cuLaunchKernel.
+ * {@link CudaKernels} runs the GEMM and attention kernels through it. Built against any
+ * {@link SymbolLookup}, so tests drive it through a stub driver made of upcalls that runs the PTX
+ * in an interpreter. Handles (context, module, function) are raw addresses as longs.
  */
 public final class Cuda {
     static final int CUDA_SUCCESS = 0;
     private static final Linker LINKER = Linker.nativeLinker();
 
-    private final MethodHandle init, deviceGetCount, deviceGet, deviceGetName, deviceTotalMem, ctxCreate, moduleLoadData,
-            moduleGetFunction, launchKernel, ctxSynchronize, memAlloc, memFree, memcpyHtoD, memcpyDtoH, getErrorName;
+    private final MethodHandle init, deviceGetCount, deviceGet, deviceGetName, deviceTotalMem, ctxCreate, ctxSetCurrent, ctxDestroy,
+            moduleLoadData, moduleUnload, moduleGetFunction, launchKernel, ctxSynchronize, memAlloc, memFree, memcpyHtoD, memcpyDtoH,
+            getErrorName;
 
     /** One CUDA device: its ordinal (the N of cuda:N), name and memory. */
     public record Device(int ordinal, String name, long totalMemBytes) {
@@ -45,7 +46,10 @@ public final class Cuda {
         deviceGetName = bind(lib, "cuDeviceGetName", JAVA_INT, P, JAVA_INT, JAVA_INT);
         deviceTotalMem = bind(lib, "cuDeviceTotalMem_v2", JAVA_INT, P, JAVA_INT);
         ctxCreate = bind(lib, "cuCtxCreate_v2", JAVA_INT, P, JAVA_INT, JAVA_INT);
+        ctxSetCurrent = bind(lib, "cuCtxSetCurrent", JAVA_INT, P);
+        ctxDestroy = bind(lib, "cuCtxDestroy_v2", JAVA_INT, P);
         moduleLoadData = bind(lib, "cuModuleLoadData", JAVA_INT, P, P);
+        moduleUnload = bind(lib, "cuModuleUnload", JAVA_INT, P);
         moduleGetFunction = bind(lib, "cuModuleGetFunction", JAVA_INT, P, P, P);
         launchKernel = bind(lib, "cuLaunchKernel", JAVA_INT, P, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, P, P, P);
@@ -67,8 +71,8 @@ public final class Cuda {
         try {
             lib = SymbolLookup.libraryLookup(library, arena);
         } catch (IllegalArgumentException e) {
-            throw new CudaException("no NVIDIA driver: " + library + " was not found. --device cuda needs an NVIDIA GPU and its"
-                    + " driver; use --device opencl (any OpenCL driver) or --device cpu", 0);
+            throw new CudaException("no NVIDIA driver (" + library + " not found): use --device cpu or --device opencl"
+                    + " (--device cuda needs an NVIDIA GPU and its driver)", 0);
         }
         return of(lib);
     }
@@ -107,7 +111,7 @@ public final class Cuda {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocate(ADDRESS);
             if ((int) getErrorName.invokeExact(rc, p) == CUDA_SUCCESS && !p.get(ADDRESS, 0).equals(MemorySegment.NULL)) {
-                name = p.get(ADDRESS, 0).reinterpret(256).getString(0) + " (" + rc + ")";
+                name = p.get(ADDRESS, 0).reinterpret(4096).getString(0) + " (" + rc + ")";
             }
         } catch (Throwable ignored) {
             // keep the numeric name
@@ -145,47 +149,132 @@ public final class Cuda {
         }
     }
 
+    // ---- Contexts, modules, memory, launches (raw handles) ----------------------------------------
+
+    /** A new context on device {@code ordinal}, current on this thread. */
+    long createContext(int ordinal) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment dev = arena.allocate(JAVA_INT), ctx = arena.allocate(ADDRESS);
+            check(call(() -> (int) deviceGet.invokeExact(dev, ordinal)), "cuDeviceGet(" + ordinal + ")");
+            int handle = dev.get(JAVA_INT, 0);
+            check(call(() -> (int) ctxCreate.invokeExact(ctx, 0, handle)), "cuCtxCreate(cuda:" + ordinal + ")");
+            return ctx.get(ADDRESS, 0).address();
+        }
+    }
+
+    /** Makes a context current on the calling thread (a context is per thread in the driver API). */
+    void setCurrent(long ctx) {
+        check(call(() -> (int) ctxSetCurrent.invokeExact(MemorySegment.ofAddress(ctx))), "cuCtxSetCurrent");
+    }
+
+    void destroyContext(long ctx) {
+        check(call(() -> (int) ctxDestroy.invokeExact(MemorySegment.ofAddress(ctx))), "cuCtxDestroy");
+    }
+
+    /** cuModuleLoadData of a PTX file of native/ptx (packaged beside this class). */
+    long loadModule(String file) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment module = arena.allocate(ADDRESS), image = arena.allocateFrom(ptx(file));
+            check(call(() -> (int) moduleLoadData.invokeExact(module, image)), "cuModuleLoadData(" + file + ")");
+            return module.get(ADDRESS, 0).address();
+        }
+    }
+
+    void unloadModule(long module) {
+        check(call(() -> (int) moduleUnload.invokeExact(MemorySegment.ofAddress(module))), "cuModuleUnload");
+    }
+
+    long function(long module, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fn = arena.allocate(ADDRESS), cname = arena.allocateFrom(name);
+            check(call(() -> (int) moduleGetFunction.invokeExact(fn, MemorySegment.ofAddress(module), cname)),
+                    "cuModuleGetFunction(" + name + ")");
+            return fn.get(ADDRESS, 0).address();
+        }
+    }
+
+    /** cuMemAlloc: a device pointer to {@code bytes} (at least 4). */
+    long alloc(long bytes) {
+        long size = Math.max(4, bytes);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = arena.allocate(JAVA_LONG);
+            check(call(() -> (int) memAlloc.invokeExact(p, size)), "cuMemAlloc(" + size + " bytes)");
+            return p.get(JAVA_LONG, 0);
+        }
+    }
+
+    void free(long d) {
+        check(call(() -> (int) memFree.invokeExact(d)), "cuMemFree");
+    }
+
+    /** Host → device; {@code src} may be on the heap (staged through native memory: the driver needs an address). */
+    void copyToDevice(long d, MemorySegment src) {
+        long bytes = src.byteSize();
+        if (bytes == 0) return;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment staged = src.isNative() ? src : arena.allocate(bytes, 8).copyFrom(src);
+            check(call(() -> (int) memcpyHtoD.invokeExact(d, staged, bytes)), "cuMemcpyHtoD(" + bytes + " bytes)");
+        }
+    }
+
+    /** Device → host (waits for the launches before it); {@code dst} may be on the heap. */
+    void copyToHost(MemorySegment dst, long d) {
+        long bytes = dst.byteSize();
+        if (bytes == 0) return;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment staged = dst.isNative() ? dst : arena.allocate(bytes, 8);
+            check(call(() -> (int) memcpyDtoH.invokeExact(staged, d, bytes)), "cuMemcpyDtoH(" + bytes + " bytes)");
+            if (staged != dst) dst.copyFrom(staged);
+        }
+    }
+
+    /**
+     * cuLaunchKernel of {@code fn} over grid × block threads. Arguments in the kernel's order:
+     * Integer (a .u32/.s32 parameter), Long (.u64: device pointers, 64-bit strides), Float (.f32).
+     */
+    void launch(long fn, String name, int[] grid, int[] block, Object... args) {
+        try (Arena arena = Arena.ofConfined()) {
+            // kernelParams: an array of pointers, one per kernel parameter, each to its value.
+            MemorySegment params = arena.allocate(ADDRESS, Math.max(1, args.length));
+            for (int i = 0; i < args.length; i++) {
+                MemorySegment value = switch (args[i]) {
+                    case Integer v -> arena.allocateFrom(JAVA_INT, v);
+                    case Long v -> arena.allocateFrom(JAVA_LONG, v);
+                    case Float v -> arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, v);
+                    default -> throw new IllegalArgumentException(name + ": argument " + i + " is a " + args[i].getClass().getSimpleName());
+                };
+                params.setAtIndex(ADDRESS, i, value);
+            }
+            check(call(() -> (int) launchKernel.invokeExact(MemorySegment.ofAddress(fn), grid[0], grid[1], grid[2], block[0], block[1],
+                    block[2], 0, MemorySegment.NULL, params, MemorySegment.NULL)), "cuLaunchKernel(" + name + ")");
+        }
+    }
+
+    void synchronize() {
+        check(call(() -> (int) ctxSynchronize.invokeExact()), "cuCtxSynchronize");
+    }
+
     /**
      * values *= s on device {@code ordinal}: context, cuModuleLoadData of scale.ptx, one launch
      * of {@code xgb_scale} in blocks of 256 threads, copies both ways. The end-to-end check of the
      * driver path on a GPU.
      */
     public float[] scale(int ordinal, float[] values, float s) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment dev = arena.allocate(JAVA_INT), ctx = arena.allocate(ADDRESS), module = arena.allocate(ADDRESS);
-            MemorySegment fn = arena.allocate(ADDRESS), dptr = arena.allocate(JAVA_LONG);
-            check(call(() -> (int) deviceGet.invokeExact(dev, ordinal)), "cuDeviceGet(" + ordinal + ")");
-            int handle = dev.get(JAVA_INT, 0);
-            check(call(() -> (int) ctxCreate.invokeExact(ctx, 0, handle)), "cuCtxCreate");
-            MemorySegment image = arena.allocateFrom(ptx("scale.ptx"));
-            check(call(() -> (int) moduleLoadData.invokeExact(module, image)), "cuModuleLoadData(scale.ptx)");
-            MemorySegment name = arena.allocateFrom("xgb_scale");
-            check(call(() -> (int) moduleGetFunction.invokeExact(fn, module.get(ADDRESS, 0), name)), "cuModuleGetFunction(xgb_scale)");
-            long bytes = 4L * values.length;
-            check(call(() -> (int) memAlloc.invokeExact(dptr, bytes)), "cuMemAlloc(" + bytes + " bytes)");
-            long d = dptr.get(JAVA_LONG, 0);
-            MemorySegment host = arena.allocate(Math.max(4, bytes));
-            MemorySegment.copy(MemorySegment.ofArray(values), 0, host, 0, bytes);
-            check(call(() -> (int) memcpyHtoD.invokeExact(d, host, bytes)), "cuMemcpyHtoD");
-            // kernelParams: an array of pointers, one per kernel parameter, each to its value.
-            MemorySegment pDst = arena.allocate(JAVA_LONG), pN = arena.allocate(JAVA_INT), pS = arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT);
-            pDst.set(JAVA_LONG, 0, d);
-            pN.set(JAVA_INT, 0, values.length);
-            pS.set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, s);
-            MemorySegment params = arena.allocate(ADDRESS, 3);
-            params.setAtIndex(ADDRESS, 0, pDst);
-            params.setAtIndex(ADDRESS, 1, pN);
-            params.setAtIndex(ADDRESS, 2, pS);
-            int blocks = Math.max(1, (values.length + 255) / 256);
-            MemorySegment f = fn.get(ADDRESS, 0);
-            check(call(() -> (int) launchKernel.invokeExact(f, blocks, 1, 1, 256, 1, 1, 0, MemorySegment.NULL, params,
-                    MemorySegment.NULL)), "cuLaunchKernel(xgb_scale)");
-            check(call(() -> (int) ctxSynchronize.invokeExact()), "cuCtxSynchronize");
-            check(call(() -> (int) memcpyDtoH.invokeExact(host, d, bytes)), "cuMemcpyDtoH");
-            check(call(() -> (int) memFree.invokeExact(d)), "cuMemFree");
+        long ctx = createContext(ordinal);
+        try {
+            long module = loadModule("scale.ptx");
+            long fn = function(module, "xgb_scale");
+            long d = alloc(4L * values.length);
+            copyToDevice(d, MemorySegment.ofArray(values));
+            launch(fn, "xgb_scale", new int[]{Math.max(1, (values.length + 255) / 256), 1, 1}, new int[]{256, 1, 1}, d, values.length, s);
+            synchronize();
             float[] out = new float[values.length];
-            MemorySegment.copy(host, 0, MemorySegment.ofArray(out), 0, bytes);
+            copyToHost(MemorySegment.ofArray(out), d);
+            free(d);
+            unloadModule(module);
             return out;
+        } finally {
+            destroyContext(ctx);
         }
     }
 }
