@@ -1,11 +1,11 @@
 package dev.xgblora.device.opencl;
 
+import dev.xgblora.device.ContentHash;
 import dev.xgblora.tensor.DType;
 import dev.xgblora.tensor.HostAccess;
 import dev.xgblora.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -184,7 +184,7 @@ final class OpBuffers implements AutoCloseable {
         HostAccess.beforeRead(c);
         MemorySegment src = hostBytes(c); // a strided view copied for this op: nothing stable to keep
         WeightKey key = new WeightKey(src.heapBase().orElse(null), src.address(), src.byteSize(), c.dtype());
-        long fp = fingerprint(src);
+        long fp = ContentHash.of(src);
         Resident r = resident.get(key);
         if (r == null) {
             r = new Resident(allocate(src.byteSize()), fp);
@@ -203,19 +203,5 @@ final class OpBuffers implements AutoCloseable {
         long sum = 0;
         for (Resident r : resident.values()) sum += r.buffer().bytes();
         return sum;
-    }
-
-    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
-
-    /** A 64-bit hash of every byte (multiply-xorshift over 8-byte words). */
-    static long fingerprint(MemorySegment s) {
-        long n = s.byteSize(), h = 0x9E3779B97F4A7C15L ^ n;
-        long words = n >>> 3;
-        for (long i = 0; i < words; i++) {
-            h = (h ^ s.get(LONG, i << 3)) * 0xBF58476D1CE4E5B9L;
-            h ^= h >>> 31;
-        }
-        for (long i = words << 3; i < n; i++) h = (h ^ s.get(ValueLayout.JAVA_BYTE, i)) * 0x94D049BB133111EBL;
-        return h;
     }
 }
