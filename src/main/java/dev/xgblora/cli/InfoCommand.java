@@ -35,8 +35,12 @@ public final class InfoCommand implements Callable<Integer> {
         System.out.println("max heap:         " + rt.maxMemory() / (1024 * 1024) + " MiB");
         System.out.println("vector species:   " + vectorSpecies());
         System.out.println("kernel threads:   " + Backends.threadsProperty() + " (-Dxgblora.threads)");
-        FmaPeak peak = FmaPeak.estimate(1);
-        System.out.printf("f32 FMA peak:     %.1f GFLOP/s per core (%s)%n", peak.gflops(), peak.basis());
+        if (Backends.available().contains("vector")) { // the estimate reads the Vector API's lane count
+            FmaPeak peak = FmaPeak.estimate(1);
+            System.out.printf("f32 FMA peak:     %.1f GFLOP/s per core (%s)%n", peak.gflops(), peak.basis());
+        } else {
+            System.out.println("f32 FMA peak:     unknown (needs jdk.incubator.vector for the lane count)");
+        }
         System.out.println("kernel backends:  " + String.join(", ", Backends.available()));
         Backends.Choice c = Backends.choice();
         System.out.println("active backend:   " + c.name() + (c.name().equals("reference") && !c.forced() ? " (SLOW fallback)" : ""));
