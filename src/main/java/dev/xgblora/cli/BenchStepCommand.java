@@ -1,7 +1,6 @@
 package dev.xgblora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.xgblora.device.opencl.OpenClKernels;
 import dev.xgblora.io.ModelCache;
 import dev.xgblora.io.ModelConfig;
 import dev.xgblora.io.WeightStore;
@@ -126,13 +125,13 @@ public final class BenchStepCommand implements Callable<Integer> {
 
             double[] ms = new double[steps], cpuMs = new double[steps], alloc = new double[steps];
             double[] up = new double[steps], down = new double[steps]; // host↔device bytes per step (opencl)
-            OpenClKernels device = k instanceof OpenClKernels d ? d : null;
+            boolean device = k.bytesMoved() != null; // a device backend (the CPU path loads no device class)
             double firstLoss = 0, lastLoss = 0;
             for (int i = 0; i < warmup + steps; i++) {
                 long a0 = allocatedBytes();
                 long t0 = System.nanoTime();
                 double c0 = processCpuMs();
-                OpenClKernels.Transfers x0 = device == null ? null : device.transfers();
+                long[] x0 = k.bytesMoved();
                 k.stepStarts(); // as Trainer does: a device backend replays its recorded launch list
                 adapterOpt.zeroGrad();
                 otherOpt.zeroGrad();
@@ -148,10 +147,10 @@ public final class BenchStepCommand implements Callable<Integer> {
                     ms[i - warmup] = (t1 - t0) / 1e6;
                     cpuMs[i - warmup] = processCpuMs() - c0;
                     alloc[i - warmup] = a0 < 0 || a1 < 0 ? Double.NaN : a1 - a0;
-                    if (device != null) {
-                        OpenClKernels.Transfers x = device.transfers().minus(x0);
-                        up[i - warmup] = x.hostToDevice();
-                        down[i - warmup] = x.deviceToHost();
+                    if (device) {
+                        long[] x = k.bytesMoved();
+                        up[i - warmup] = x[0] - x0[0];
+                        down[i - warmup] = x[1] - x0[1];
                     }
                 }
             }
@@ -168,7 +167,7 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
             r.put("alloc_mib_per_step", round2(median(alloc) / 1048576.0)); // heap bytes allocated by all Java threads, median step
             r.put("alloc_mib_per_step_max", round2(Arrays.stream(alloc).max().orElseThrow() / 1048576.0));
-            if (device != null) { // what crosses the bus in a step (median): the batch's inputs and the loss/norm scalars
+            if (device) { // what crosses the bus in a step (median): the batch's inputs and the loss/norm scalars
                 r.put("device_bytes_up_per_step", Math.round(median(up)));
                 r.put("device_bytes_down_per_step", Math.round(median(down)));
             }

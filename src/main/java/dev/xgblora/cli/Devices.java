@@ -1,14 +1,7 @@
 package dev.xgblora.cli;
 
-import dev.xgblora.device.cuda.Cuda;
-import dev.xgblora.device.cuda.CudaException;
-import dev.xgblora.device.opencl.ClDevice;
-import dev.xgblora.device.opencl.OpenCl;
-import dev.xgblora.device.opencl.OpenClException;
 import dev.xgblora.kernels.Backends;
 import dev.xgblora.kernels.Kernels;
-
-import java.util.List;
 
 /** The {@code --device} option: cpu (the process-wide CPU backend), opencl[:N] or cuda[:N]. */
 final class Devices {
@@ -41,26 +34,5 @@ final class Devices {
 
     static Opened open(String device) {
         return new Opened(kernels(device));
-    }
-
-    /** Lines for xgblora info: every OpenCL device, or why there is none (never an exception). */
-    static List<String> openClLines() {
-        try {
-            return OpenCl.devices().stream().map(ClDevice::summary).toList();
-        } catch (OpenClException e) {
-            return List.of("none: " + e.getMessage());
-        }
-    }
-
-    /** Lines for xgblora info: the CUDA devices the driver sees, or why there are none. */
-    static List<String> cudaLines() {
-        try {
-            List<Cuda.Device> all = Cuda.load().devices();
-            if (all.isEmpty()) return List.of("none: the NVIDIA driver sees no GPU");
-            return all.stream().map(g -> String.format("cuda:%d  %s | %,d MiB (PTX GEMM and attention; other ops on the CPU)", g.ordinal(), g.name(),
-                    g.totalMemBytes() >> 20)).toList();
-        } catch (CudaException e) {
-            return List.of("none: " + e.getMessage());
-        }
     }
 }

@@ -47,9 +47,9 @@ public final class InfoCommand implements Callable<Integer> {
         System.out.println("why:              " + c.reason());
         if (c.name().equals("reference") && !c.forced()) System.out.println("fix:              " + Backends.FIX);
         System.out.println("opencl devices:   (--device opencl:N)");
-        for (String line : Devices.openClLines()) System.out.println("  " + line);
+        for (String line : DeviceListing.openClLines()) System.out.println("  " + line);
         System.out.println("cuda devices:");
-        for (String line : Devices.cudaLines()) System.out.println("  " + line);
+        for (String line : DeviceListing.cudaLines()) System.out.println("  " + line);
         return 0;
     }
 

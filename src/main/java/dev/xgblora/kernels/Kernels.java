@@ -35,6 +35,14 @@ public interface Kernels {
     default void stepStarts() {
     }
 
+    /**
+     * Bytes this backend has copied host→device ([0]) and device→host ([1]) so far, for `bench step`;
+     * null for the CPU backends, which move nothing (so callers need no device class to ask).
+     */
+    default long[] bytesMoved() {
+        return null;
+    }
+
     // ---- Linear: Y = X·Wᵀ + b ----------------------------------------------------------------
 
     /** y[M,N] = x[M,K] · w[N,K]ᵀ + b[N] (b may be null). w may be F32, BF16 or F16. */

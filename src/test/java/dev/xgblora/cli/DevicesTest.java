@@ -30,7 +30,7 @@ class DevicesTest {
             assertTrue(cuda.getMessage().startsWith("no NVIDIA driver (libcuda.so.1 not found): use --device cpu or --device opencl"),
                     cuda.getMessage());
         }
-        assertTrue(Devices.cudaLines().get(0).startsWith("none: no NVIDIA driver (libcuda.so.1 not found)"), Devices.cudaLines().toString());
+        assertTrue(DeviceListing.cudaLines().get(0).startsWith("none: no NVIDIA driver (libcuda.so.1 not found)"), DeviceListing.cudaLines().toString());
         IllegalArgumentException badIndex = assertThrows(IllegalArgumentException.class, () -> Devices.kernels("cuda:x"));
         assertTrue(badIndex.getMessage().contains("is not cuda or cuda:N"), badIndex.getMessage());
         IllegalArgumentException gpu = assertThrows(IllegalArgumentException.class, () -> Devices.kernels("gpu"));
@@ -40,7 +40,7 @@ class DevicesTest {
     @Test
     void infoListsTheOpenClDevices() {
         OpenClTestSupport.kernels();
-        var lines = Devices.openClLines();
+        var lines = DeviceListing.openClLines();
         assertTrue(lines.get(0).startsWith("opencl:0 ") && lines.get(0).contains("compute units") && lines.get(0).contains("MiB global"),
                 lines.toString());
     }

@@ -77,6 +77,23 @@ class DistributionIT {
         assertFalse(chosen.output().contains("REFERENCE kernels"), chosen.output());
     }
 
+    /** A CPU run never loads a device class (the OpenCL/CUDA bindings stay out of CPU-only deployments). */
+    @Test
+    void aCpuRunLoadsNoDeviceClass() throws Exception {
+        Path alone = lonelyJar();
+        Path dir = alone.getParent();
+        Path model = TinyModelDir.create(dir.resolve("tiny"));
+        Files.writeString(dir.resolve("in.txt"), "a good film\na bad film\n");
+        List<String> c = new ArrayList<>(List.of(JAVA, "-Xmx256m", "-Xlog:class+load=info", "-Dxgblora.relaunch=false",
+                "-Dxgblora.kernels=reference", "-jar", alone.toString(), "embed", "--model", model.toString(),
+                "--input", dir.resolve("in.txt").toString(), "--device", "cpu"));
+        Processes.Result r = Processes.run(dir, c);
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("dev.xgblora.kernels.ReferenceKernels"), "the class-load log is there:\n" + r.output());
+        List<String> device = r.output().lines().filter(l -> l.contains("dev.xgblora.device.")).toList();
+        assertTrue(device.isEmpty(), "device classes loaded by a CPU run: " + device);
+    }
+
     private static List<String> cmd(Path jar, String flag, List<String> args) {
         List<String> c = new ArrayList<>(List.of(JAVA, "-Xmx256m", flag, "-jar", jar.toString()));
         c.addAll(args);

@@ -72,6 +72,11 @@ public final class OpenClKernels implements Kernels, LowRankMerge, AutoCloseable
         return new Transfers(ctx.hostToDeviceBytes(), ctx.deviceToHostBytes());
     }
 
+    @Override
+    public long[] bytesMoved() {
+        return new long[]{ctx.hostToDeviceBytes(), ctx.deviceToHostBytes()};
+    }
+
     /** A training step begins: the launch list replays from its start (see {@link LaunchList}). */
     @Override
     public synchronized void stepStarts() {
