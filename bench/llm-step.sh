@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Peak memory (and indicative tokens/s) of a few training steps on random-weight decoders at real
-# shapes, written by `xgblora make-model`. Prints one table row per case:
-#   shape | method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s
+# Peak memory, tokens/s, CPU per token and model FLOP/s of a few training steps on random-weight decoders
+# at real shapes, written by `xgblora make-model`. Prints one table row per case (bench/llm_step_summary.py):
+#   shape | method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s |
+#   CPU per token | model FLOP/s against the FMA peak | xgblora / PyTorch
+# XGBLoRA runs one round (--kappa = steps) and the peer adapts the layers that round drew (the same work).
 # Usage: bench/llm-step.sh [--with-8b] [--steps N] [--models DIR] [--quick]
 #   --quick: every case on the tiny shape at 2 x 64 (checks the script itself in a minute)
 #   models are made once under DIR (default /tmp/xgblora-models: 2.5 GB + 1 GB, + 16 GB with --with-8b)
