@@ -59,9 +59,7 @@ class DistributionIT {
     void withoutTheVectorModuleARealRunWarnsLoudlyUnlessReferenceWasChosen() throws Exception {
         Path alone = lonelyJar();
         Path dir = alone.getParent();
-        Path model = TinyModelDir.create(dir.resolve("tiny"));
-        Files.writeString(dir.resolve("in.txt"), "a good film\na bad film\n");
-        List<String> embed = List.of("embed", "--model", model.toString(), "--input", dir.resolve("in.txt").toString());
+        List<String> embed = embedOfTwoSentences(dir);
 
         Processes.Result info = Processes.run(dir, cmd(alone, "-Dxgblora.relaunch=false", List.of("info")));
         assertTrue(info.output().contains("active backend:   reference (SLOW fallback)"), info.output());
@@ -82,16 +80,22 @@ class DistributionIT {
     void aCpuRunLoadsNoDeviceClass() throws Exception {
         Path alone = lonelyJar();
         Path dir = alone.getParent();
-        Path model = TinyModelDir.create(dir.resolve("tiny"));
-        Files.writeString(dir.resolve("in.txt"), "a good film\na bad film\n");
         List<String> c = new ArrayList<>(List.of(JAVA, "-Xmx256m", "-Xlog:class+load=info", "-Dxgblora.relaunch=false",
-                "-Dxgblora.kernels=reference", "-jar", alone.toString(), "embed", "--model", model.toString(),
-                "--input", dir.resolve("in.txt").toString(), "--device", "cpu"));
+                "-Dxgblora.kernels=reference", "-jar", alone.toString()));
+        c.addAll(embedOfTwoSentences(dir));
+        c.addAll(List.of("--device", "cpu"));
         Processes.Result r = Processes.run(dir, c);
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("dev.xgblora.kernels.ReferenceKernels"), "the class-load log is there:\n" + r.output());
         List<String> device = r.output().lines().filter(l -> l.contains("dev.xgblora.device.")).toList();
         assertTrue(device.isEmpty(), "device classes loaded by a CPU run: " + device);
+    }
+
+    /** An embed command over the tiny model and two sentences, both written into dir. */
+    private static List<String> embedOfTwoSentences(Path dir) throws Exception {
+        Path model = TinyModelDir.create(dir.resolve("tiny"));
+        Files.writeString(dir.resolve("in.txt"), "a good film\na bad film\n");
+        return List.of("embed", "--model", model.toString(), "--input", dir.resolve("in.txt").toString());
     }
 
     private static List<String> cmd(Path jar, String flag, List<String> args) {
