@@ -80,10 +80,10 @@ peak=$(python3 -c 'import os, sys; print(len(os.sched_getaffinity(0)) * float(sy
 
 echo "| shape | implementation, method | batch x length | steps | mapped weights | peak RSS | RSS - weights | tokens/s (median step) | CPU per token | model FLOP/s, of the FMA peak | xgblora / PyTorch |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-run_case llama-3.2-1b xgblora 4 512 3g --recompute
+run_case llama-3.2-1b xgblora 4 512 2g --recompute
 run_case qwen2.5-0.5b xgblora 4 512 3g --recompute
 run_case qwen2.5-0.5b lora 4 512 3g --rank 8 --recompute
-run_case llama-3.2-1b lora 4 512 3g --rank 8 --recompute
+run_case llama-3.2-1b lora 4 512 2g --rank 8 --recompute
 if [ "$with8b" = 1 ]; then
   run_case llama-3.1-8b xgblora 1 512 3g --recompute
 fi

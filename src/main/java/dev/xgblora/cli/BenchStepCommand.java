@@ -81,6 +81,12 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--seq", defaultValue = "64", description = "Tokens per sequence (default ${DEFAULT-VALUE}).")
     int seq;
 
+    @Option(names = "--lengths", split = ",", paramLabel = "T",
+            description = "Ragged batches: step i uses sequence length T[i mod n] instead of --seq (every position valid, as a "
+                    + "bucketed batch); tokens/s then counts all timed tokens over all timed steps' time. --steps must be a multiple of n. "
+                    + "bench/ragged-step.sh compares it with fixed-length runs at the same lengths.")
+    int[] lengths;
+
     @Option(names = "--steps", defaultValue = "20", description = "Timed steps (default ${DEFAULT-VALUE}).")
     int steps;
 
@@ -115,18 +121,29 @@ public final class BenchStepCommand implements Callable<Integer> {
         Kernels k = Backends.create(kernels.equals("cpu") ? "vector" : kernels, nThreads);
         try (WeightStore store = WeightStore.open(dir)) {
             BertEncoder encoder = new BertEncoder(bertConfig(ModelConfig.load(dir), dir), store::tensor, k);
-            if (seq > encoder.config().maxPositions()) throw new IllegalArgumentException("--seq " + seq + " exceeds the model's " + encoder.config().maxPositions() + " positions");
+            if (lengths == null && seq > encoder.config().maxPositions()) throw new IllegalArgumentException("--seq " + seq + " exceeds the model's " + encoder.config().maxPositions() + " positions");
             EncoderClassifier clf = new EncoderClassifier(encoder, 2, EncoderClassifier.PoolingMode.MEAN, seed);
             AdamW adapterOpt = AdamW.standard(k, 0.01f), otherOpt = AdamW.standard(k, 0.01f);
             int[] adapted = setUp(encoder, clf, adapterOpt, otherOpt);
             List<Param> all = new ArrayList<>(adapterOpt.params());
             all.addAll(otherOpt.params());
-            Batch b = syntheticBatch(encoder.config().vocabSize());
+            int[] cycle = lengths != null ? lengths : new int[]{seq};
+            if (Arrays.stream(cycle).distinct().count() != cycle.length) throw new IllegalArgumentException("--lengths must be distinct, got " + Arrays.toString(cycle));
+            if (cycle.length == 0 || steps % cycle.length != 0) {
+                throw new IllegalArgumentException("--steps " + steps + " must be a multiple of the " + cycle.length + " --lengths, so each length is timed equally");
+            }
+            Batch[] batches = new Batch[cycle.length];
+            for (int j = 0; j < cycle.length; j++) {
+                if (cycle[j] < 1 || cycle[j] > encoder.config().maxPositions()) {
+                    throw new IllegalArgumentException("--lengths " + cycle[j] + ": expected 1.." + encoder.config().maxPositions() + " (the model's positions)");
+                }
+                batches[j] = syntheticBatch(encoder.config().vocabSize(), cycle[j], seed + j);
+            }
 
             double[] ms = new double[steps], cpuMs = new double[steps], alloc = new double[steps];
             double[] up = new double[steps], down = new double[steps]; // host↔device bytes per step (opencl)
             boolean device = k.bytesMoved() != null; // a device backend (the CPU path loads no device class)
-            double firstLoss = 0, lastLoss = 0;
+            double firstLoss = 0, lastLoss = 0, timedTokens = 0;
             for (int i = 0; i < warmup + steps; i++) {
                 long a0 = allocatedBytes();
                 long t0 = System.nanoTime();
@@ -135,6 +152,7 @@ public final class BenchStepCommand implements Callable<Integer> {
                 k.stepStarts(); // as Trainer does: a device backend replays its recorded launch list
                 adapterOpt.zeroGrad();
                 otherOpt.zeroGrad();
+                Batch b = batches[i % cycle.length];
                 double loss = clf.trainStep(b, 1f);
                 GradientClipper.globalNorm(k, all);
                 adapterOpt.step(lr);
@@ -144,6 +162,7 @@ public final class BenchStepCommand implements Callable<Integer> {
                 if (i == 0) firstLoss = loss;
                 lastLoss = loss;
                 if (i >= warmup) {
+                    timedTokens += b.tokens().ids().length; // every position is valid
                     ms[i - warmup] = (t1 - t0) / 1e6;
                     cpuMs[i - warmup] = processCpuMs() - c0;
                     alloc[i - warmup] = a0 < 0 || a1 < 0 ? Double.NaN : a1 - a0;
@@ -155,13 +174,20 @@ public final class BenchStepCommand implements Callable<Integer> {
                 }
             }
             double median = median(ms);
-            StepFlops flops = StepFlops.of(encoder, batch, seq);
             FmaPeak peak = peakGflops != null ? FmaPeak.given(peakGflops) : FmaPeak.estimate(nThreads);
-            double gflops = flops.total() / (median / 1e3) / 1e9;
+            // fixed length: the median step; ragged: every timed step's tokens and FLOPs over their summed time
+            double stepFlops = 0, stepForward = 0, stepTokens = timedTokens / steps; // means over the lengths
+            for (int t : cycle) {
+                StepFlops f = StepFlops.of(encoder, batch, t);
+                stepFlops += f.total() / cycle.length;
+                stepForward += f.forward() / cycle.length;
+            }
+            double stepSeconds = (lengths == null ? median : Arrays.stream(ms).sum() / steps) / 1e3;
+            double gflops = stepFlops / stepSeconds / 1e9;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("impl", "java");
             r.put("method", method);
-            r.put("tokens_per_s", round1(batch * seq / (median / 1e3)));
+            r.put("tokens_per_s", round1(stepTokens / stepSeconds));
             r.put("step_ms_median", round2(median));
             r.put("step_ms_min", round2(Arrays.stream(ms).min().orElseThrow()));
             r.put("cpu_ms_median", round1(median(cpuMs))); // all threads (JIT and GC too); less sensitive to load
@@ -171,8 +197,8 @@ public final class BenchStepCommand implements Callable<Integer> {
                 r.put("device_bytes_up_per_step", Math.round(median(up)));
                 r.put("device_bytes_down_per_step", Math.round(median(down)));
             }
-            r.put("model_flop_per_step", Math.round(flops.total())); // matrix products the method needs (StepFlops)
-            r.put("model_flop_forward", Math.round(flops.forward()));
+            r.put("model_flop_per_step", Math.round(stepFlops)); // matrix products the method needs (StepFlops)
+            r.put("model_flop_forward", Math.round(stepForward));
             r.put("gflops", Math.round(gflops * 1000) / 1000.0); // 3 decimals: tiny test models run below 1 GFLOP/s
             r.put("peak_gflops", round1(peak.gflops()));
             r.put("utilisation", Math.round(gflops / peak.gflops() * 1000) / 1000.0); // model FLOP/s over the f32 FMA peak
@@ -180,7 +206,17 @@ public final class BenchStepCommand implements Callable<Integer> {
             r.put("peak_rss_mib", round1(peakRssMib()));
             r.put("heap_max_mib", round1(Runtime.getRuntime().maxMemory() / 1048576.0)); // peak RSS follows the heap limit
             r.put("batch", batch);
-            r.put("seq", seq);
+            if (lengths == null) r.put("seq", seq);
+            if (lengths != null) {
+                r.put("lengths", lengths);
+                Map<String, Double> byLength = new LinkedHashMap<>();
+                for (int j = 0; j < cycle.length; j++) { // timed step i ran length (warmup + i) mod n
+                    double[] of = new double[steps / cycle.length];
+                    for (int i = 0; i < of.length; i++) of[i] = ms[Math.floorMod(j - warmup, cycle.length) + i * cycle.length];
+                    byLength.put(String.valueOf(cycle[j]), round2(median(of)));
+                }
+                r.put("step_ms_median_by_length", byLength);
+            }
             r.put("steps", steps);
             r.put("warmup", warmup);
             r.put("threads", nThreads);
@@ -262,7 +298,7 @@ public final class BenchStepCommand implements Callable<Integer> {
     }
 
     /** Random token ids in [1000, vocab) (clear of BERT's special tokens), every position valid, random labels. */
-    private Batch syntheticBatch(int vocab) {
+    private Batch syntheticBatch(int vocab, int seq, long seed) {
         Random rng = new Random(seed);
         int[] ids = new int[batch * seq], mask = new int[batch * seq], labels = new int[batch];
         for (int i = 0; i < ids.length; i++) {

@@ -173,6 +173,44 @@ class BenchStepCommandTest {
         assertEquals("--peak-gflops", got.get("peak_basis").asText());
     }
 
+    /** Ragged batches: lengths 4 and 8 alternate; two timed steps each, so each length's median is its mean. */
+    @Test
+    void raggedLengthsAlternateAndCountEveryTimedToken() throws IOException {
+        JsonNode got = ragged("4,8", "4");
+        JsonNode by = got.get("step_ms_median_by_length");
+        List<String> keys = new ArrayList<>();
+        by.fieldNames().forEachRemaining(keys::add);
+        assertEquals(List.of("4", "8"), keys);
+        double m4 = by.get("4").asDouble(), m8 = by.get("8").asDouble();
+        // 4 rows × (4 + 8) / 2 tokens per step over the mean timed step
+        assertEquals(4 * 6 / ((m4 + m8) / 2 / 1e3), got.get("tokens_per_s").asDouble(), 0.02 * got.get("tokens_per_s").asDouble(), got::toString);
+        long f4 = fixed(4).get("model_flop_per_step").asLong(), f8 = fixed(8).get("model_flop_per_step").asLong();
+        assertEquals((f4 + f8) / 2.0, got.get("model_flop_per_step").asDouble(), 1.0, "FLOPs per step: the mean over the lengths");
+        // the steps really ran at both lengths: the loss path differs from a fixed length-8 run's
+        assertNotEquals(fixed(8).get("loss_last").asDouble(), got.get("loss_last").asDouble(), 1e-6);
+    }
+
+    @Test
+    void raggedLengthsNeedStepsInWholeCycles() {
+        Run r = run("--method", "lora", "--model", modelDir.toString(), "--lengths", "4,8", "--steps", "3", "--kernels", "reference");
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("--steps 3 must be a multiple of the 2 --lengths"), r.err());
+    }
+
+    private JsonNode ragged(String lengths, String steps) throws IOException {
+        Run r = run("--method", "lora", "--model", modelDir.toString(), "--batch", "4", "--lengths", lengths, "--steps", steps,
+                "--warmup", "1", "--kernels", "vector", "--threads", "1", "--json");
+        assertEquals(0, r.exit(), r::err);
+        return JSON.readTree(r.out().strip());
+    }
+
+    private JsonNode fixed(int seq) throws IOException {
+        Run r = run("--method", "lora", "--model", modelDir.toString(), "--batch", "4", "--seq", String.valueOf(seq), "--steps", "2",
+                "--warmup", "1", "--kernels", "vector", "--threads", "1", "--json");
+        assertEquals(0, r.exit(), r::err);
+        return JSON.readTree(r.out().strip());
+    }
+
     @Test
     void xgbloraDefaultsToTheTopTwoLayers() throws IOException {
         JsonNode got = runJson("xgblora", "reference");
