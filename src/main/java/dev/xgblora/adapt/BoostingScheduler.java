@@ -3,6 +3,7 @@ package dev.xgblora.adapt;
 import dev.xgblora.model.Linear;
 import dev.xgblora.model.LoraAdapter;
 import dev.xgblora.model.Param;
+import dev.xgblora.tensor.DType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
@@ -263,7 +264,8 @@ public final class BoostingScheduler {
         touched.add(lin.weight());
         List<Booster> mine = factored.get(lin);
         boolean dense = cfg.merge == MergeMode.DENSE
-                || (cfg.merge == MergeMode.AUTO && mine == null && lin.weight().value().isHeapF32());
+                || (cfg.merge == MergeMode.AUTO && mine == null && MergeMode.foldsAtOnce(lin.weight().value().isHeapF32(),
+                        lin.weight().value().dtype() == DType.F32, lin.in(), lin.out()));
         if (dense) {
             Merge.into(lin.weight(), b.a(), b.b(), b.rank(), b.factor(), mergeKernels);
             return;

@@ -109,6 +109,40 @@ class MergeTest {
                 EncoderClassifier.PoolingMode.MEAN, 1);
     }
 
+    /** AUTO folds small F32 weights held off the heap (as mapped safetensors are) at once: no factors to run per step. */
+    @Test
+    void autoFoldsSmallMappedF32WeightsDensely() {
+        Map<String, Tensor> w = TinyModels.bertWeights(9, DType.F32);
+        java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofAuto();
+        w.replaceAll((name, t) -> name.endsWith("dense.weight") || name.contains("attention.self") && name.endsWith(".weight")
+                ? t.toDType(DType.F32, arena) : t); // off-heap F32, as a mapped file's
+        EncoderClassifier auto = new EncoderClassifier(TinyModels.bert(w, new ReferenceKernels()), 2, EncoderClassifier.PoolingMode.MEAN, 1);
+        EncoderClassifier dense = new EncoderClassifier(TinyModels.bert(TinyModels.bertWeights(9, DType.F32), new ReferenceKernels()), 2,
+                EncoderClassifier.PoolingMode.MEAN, 1);
+        assertFalse(auto.linears().get(0).weight().value().isHeapF32(), "the test needs an off-heap F32 weight");
+        BoostingScheduler sa = new BoostingScheduler(BoostConfig.of(Preset.XGBLORA).layersPerRound(2).merge(MergeMode.AUTO), auto.linears(), 3, 100);
+        BoostingScheduler sd = new BoostingScheduler(BoostConfig.of(Preset.XGBLORA).layersPerRound(2).merge(MergeMode.DENSE), dense.linears(), 3, 100);
+        for (int round = 0; round < 3; round++) {
+            for (BoostingScheduler s : List.of(sa, sd)) {
+                s.begin(round);
+                randomizeAdapters(s, new Random(round));
+                s.end();
+            }
+        }
+        for (Linear l : auto.linears()) {
+            assertNull(l.mergedFactors(), "a small F32 module keeps no factors: " + l.name());
+            if (sa.touchedWeights().contains(l.weight())) assertTrue(l.weight().value().isHeapF32(), "folded into a heap copy: " + l.name());
+        }
+        Batch b = batch();
+        auto.predict(b);
+        dense.predict(b);
+        assertArrayEquals(dense.lastLogits().toFloatArray(), auto.lastLogits().toFloatArray(), 1e-5f);
+        // the rule: F32 up to 16 MiB per module folds; a 1B decoder's 2048x8192 MLP or any BF16 weight stays mapped
+        assertTrue(MergeMode.foldsAtOnce(false, true, 384, 1536));
+        assertFalse(MergeMode.foldsAtOnce(false, true, 2048, 8192));
+        assertFalse(MergeMode.foldsAtOnce(false, false, 384, 384));
+    }
+
     @Test
     void factoredAndAutoMergesAreTheDenseModelAndKeepBf16WeightsMapped() {
         MergeMode[] modes = {MergeMode.DENSE, MergeMode.FACTORED, MergeMode.AUTO};
