@@ -32,12 +32,13 @@ class VectorLoraTest {
 
     /**
      * Ragged M (edge tiles), K above the GEMM's depth block (the term must be added once, not per
-     * block), N across several dy chunks, ranks 1, 2 and 8, BF16 base weights, with and without bias,
+     * block), N across several dy chunks, ranks 1, 2, 8 and 6 (dh in blocks of four ranks plus a rest), BF16 base weights, with and without bias,
      * and M below the small-rows cut-off (the unfused path).
      */
     @ParameterizedTest(name = "M={0} K={1} N={2} r={3} {4} bias={5} threads={6}")
     @CsvSource({"17,9,7,1,F32,true,1", "67,383,130,1,BF16,true,2", "64,600,530,2,F32,false,2",
-            "33,40,300,8,F16,true,1", "130,77,257,8,BF16,false,2", "5,31,19,2,F32,true,2", "16,1,1,1,F32,false,2"})
+            "33,40,300,8,F16,true,1", "130,77,257,8,BF16,false,2", "5,31,19,2,F32,true,2", "16,1,1,1,F32,false,2",
+            "70,45,271,6,F32,true,1"})
     void matchesTheUnfusedReference(int m, int k, int n, int r, DType dt, boolean withBias, int threads) {
         Random rnd = new Random(m * 7919L + k * 31L + n + r);
         VectorKernels vk = K.threads(threads);
