@@ -14,7 +14,7 @@ public final class BoostConfig {
     public Preset preset = Preset.XGBLORA;
     /** κ: steps per booster (xgblora) or per restart (relora, default K/4); 0 = preset default. */
     public int stepsPerRound;
-    /** M: number of rounds (cola, default 3); 0 = preset default. Ignored when stepsPerRound is set. */
+    /** M: number of rounds (cola, default 3; xgblora: κ = steps / M); 0 = preset default. Ignored when stepsPerRound is set. */
     public int rounds;
     /** L_s: layers per booster; 0 = round(L/3), at least 1 (xgblora) or all layers (others). */
     public int layersPerRound;
@@ -87,7 +87,8 @@ public final class BoostConfig {
         int r = rank > 0 ? rank : (preset == Preset.XGBLORA ? 1 : 8);
         int steps = switch (preset) {
             case LORA -> totalSteps;
-            case XGBLORA -> stepsPerRound > 0 ? stepsPerRound : 50;
+            // --rounds: κ from the planned steps (under a time budget, the steps that fit)
+            case XGBLORA -> stepsPerRound > 0 ? stepsPerRound : rounds > 0 ? (int) Math.ceil(totalSteps / (double) rounds) : 50;
             case RELORA -> stepsPerRound > 0 ? stepsPerRound : Math.max(1, (int) Math.ceil(totalSteps / 4.0));
             case COLA -> stepsPerRound > 0 ? stepsPerRound : (int) Math.ceil(totalSteps / (double) (rounds > 0 ? rounds : 3));
             case FULL, HEAD -> throw new AssertionError();

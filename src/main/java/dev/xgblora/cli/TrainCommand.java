@@ -102,7 +102,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-grad-norm", defaultValue = "0", description = "Clip the global gradient norm (0: off).") double maxGradNorm;
 
     @Option(names = {"--steps-per-booster", "--kappa"}, defaultValue = "0", description = "κ: steps per booster/round (xgblora 50, relora K/4, cola K/3).") int kappa;
-    @Option(names = "--rounds", defaultValue = "0", description = "cola: number of rounds (3).") int rounds;
+    @Option(names = "--rounds", defaultValue = "0", description = "cola: number of rounds (3); xgblora: boosters over the run, κ = planned steps / rounds (under --time-budget: the steps that fit). --kappa wins.") int rounds;
     @Option(names = "--layers-per-booster", defaultValue = "0", description = "L_s: layers per booster (xgblora: L/3, at least 1).") int layersPerBooster;
     @Option(names = "--head-warmup-steps", defaultValue = "0", description = "Train the head alone for N steps before the first booster (adapter methods).") int headWarmupSteps;
     @Option(names = "--rank", defaultValue = "0", description = "Adapter rank (xgblora 1, others 8).") int rank;

@@ -18,6 +18,10 @@ class BoostConfigTest {
         assertEquals(LayerSelection.RANDOM, x.selection());
         assertEquals(11, BoostConfig.of(Preset.XGBLORA).plan(1000, 32).layersPerRound(), "L/3 of 32 layers, as the paper's best");
         assertEquals(1, BoostConfig.of(Preset.XGBLORA).plan(1000, 2).layersPerRound(), "at least 1");
+        BoostPlan x3 = BoostConfig.of(Preset.XGBLORA).rounds(3).plan(1232, 6);
+        assertEquals(411, x3.stepsPerRound(), "--rounds 3: κ = ceil(1232 / 3)");
+        assertEquals(3, x3.rounds());
+        assertEquals(25, BoostConfig.of(Preset.XGBLORA).rounds(3).stepsPerRound(25).plan(1232, 6).stepsPerRound(), "--kappa wins");
 
         BoostPlan l = BoostConfig.of(Preset.LORA).plan(2105, 6);
         assertEquals(1, l.rounds());
