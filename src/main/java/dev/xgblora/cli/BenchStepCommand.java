@@ -199,15 +199,16 @@ public final class BenchStepCommand implements Callable<Integer> {
             }
             r.put("model_flop_per_step", Math.round(stepFlops)); // matrix products the method needs (StepFlops)
             r.put("model_flop_forward", Math.round(stepForward));
-            r.put("gflops", Math.round(gflops * 1000) / 1000.0); // 3 decimals: tiny test models run below 1 GFLOP/s
+            r.put("gflops", round3(gflops)); // 3 decimals: tiny test models run below 1 GFLOP/s
             r.put("peak_gflops", round1(peak.gflops()));
-            r.put("utilisation", Math.round(gflops / peak.gflops() * 1000) / 1000.0); // model FLOP/s over the f32 FMA peak
+            r.put("utilisation", round3(gflops / peak.gflops())); // model FLOP/s over the f32 FMA peak
             r.put("peak_basis", peak.basis());
             r.put("peak_rss_mib", round1(peakRssMib()));
             r.put("heap_max_mib", round1(Runtime.getRuntime().maxMemory() / 1048576.0)); // peak RSS follows the heap limit
             r.put("batch", batch);
-            if (lengths == null) r.put("seq", seq);
-            if (lengths != null) {
+            if (lengths == null) {
+                r.put("seq", seq);
+            } else {
                 r.put("lengths", lengths);
                 Map<String, Double> byLength = new LinkedHashMap<>();
                 for (int j = 0; j < cycle.length; j++) { // timed step i ran length (warmup + i) mod n
@@ -362,6 +363,10 @@ public final class BenchStepCommand implements Callable<Integer> {
 
     private static double round2(double v) {
         return Math.round(v * 100) / 100.0;
+    }
+
+    private static double round3(double v) {
+        return Math.round(v * 1000) / 1000.0;
     }
 
     private static double round6(double v) {
