@@ -68,7 +68,8 @@ public interface Kernels {
     /**
      * y = x·wᵀ + bias + scale·(xa·aᵀ)·bᵀ, h = xa·aᵀ kept: {@link #linearForward} then
      * {@link #loraForward} as one op, so that a backend can fold the adapter term into the write of
-     * the base product's output. xa is the adapter's input (x itself, or x after dropout).
+     * the base product's output. xa is the adapter's input (x itself, or x after dropout). h must be
+     * bitwise what {@link #loraForward} writes: activation recompute takes h from loraForward alone.
      */
     default void linearLoraForward(Tensor x, Tensor w, Tensor bias, Tensor xa, Tensor a, Tensor b, float scale,
                                    Tensor h, Tensor y) {

@@ -79,6 +79,25 @@ public final class DecoderLayer {
      */
     void forward(Kernels kern, Tensor x, int b, int t, int[] positions, AttentionMask mask,
                  LayerActivations a, Tensor out) {
+        attentionForward(kern, x, b, t, positions, mask, a);
+        mlpForward(kern, a, out);
+    }
+
+    /**
+     * The forward again for {@link #backward} (activation recompute): every activation backward
+     * reads, but not the output, which is the next layer's kept input. That skips down_proj's
+     * product, a third of the MLP; its adapter still computes h. {@code scratch}: [B·T, hidden].
+     */
+    void recomputeForBackward(Kernels kern, Tensor x, int b, int t, int[] positions, AttentionMask mask,
+                              LayerActivations a, Tensor scratch) {
+        attentionForward(kern, x, b, t, positions, mask, a);
+        mlpHidden(kern, a);
+        down.forwardForBackward(kern, a.act, scratch);
+    }
+
+    /** a.h = x + o(attention(rope(q), rope(k), v)) on RMSNorm(x); keeps what backward reads. */
+    private void attentionForward(Kernels kern, Tensor x, int b, int t, int[] positions, AttentionMask mask,
+                                  LayerActivations a) {
         a.mask = mask.withWindow(window);
         kern.rmsNormForward(x, inputNorm.value(), dims.normEps(), a.n1, a.rstd1);
         q.forward(kern, a.n1, a.q);
@@ -91,17 +110,21 @@ public final class DecoderLayer {
                 heads(a.att, b, t, dims.heads()), a.lse);
         o.forward(kern, a.att, a.h);
         kern.add(x, a.h, a.h);
-        mlpForward(kern, a, out);
     }
 
     /** out = h + down(silu(gate(n2)) ⊙ up(n2)), n2 = RMSNorm(h). */
     private void mlpForward(Kernels kern, LayerActivations a, Tensor out) {
+        mlpHidden(kern, a);
+        down.forward(kern, a.act, out);
+        kern.add(a.h, out, out);
+    }
+
+    /** a.act = silu(gate(n2)) ⊙ up(n2), n2 = RMSNorm(h): the MLP up to down_proj's input. */
+    private void mlpHidden(Kernels kern, LayerActivations a) {
         kern.rmsNormForward(a.h, postAttentionNorm.value(), dims.normEps(), a.n2, a.rstd2);
         gate.forward(kern, a.n2, a.gate);
         up.forward(kern, a.n2, a.up);
         kern.swigluForward(a.gate, a.up, a.act);
-        down.forward(kern, a.act, out);
-        kern.add(a.h, out, out);
     }
 
     /**

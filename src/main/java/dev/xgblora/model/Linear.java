@@ -118,6 +118,18 @@ public final class Linear {
     }
 
     /**
+     * What {@link #backward} needs from a forward whose output nobody reads (activation recompute:
+     * the next layer's input is kept): the adapter's h and dropout mask, drawn as forward draws
+     * them, and nothing at all without an adapter, so the frozen product is skipped.
+     * {@code scratch} [M,out] takes the adapter's term, which is discarded.
+     */
+    public void forwardForBackward(Kernels k, Tensor x, Tensor scratch) {
+        if (adapter == null) return;
+        Tensor xa = adapter.dropoutActive() ? adapter.dropIn(k, x) : x;
+        k.loraForward(xa, adapter.a().value(), adapter.b().value(), adapter.scale(), adapter.hFor(x.rows()), scratch);
+    }
+
+    /**
      * Backward from dy: dx += dy·W (+ adapter path) when dx is not null; dW, db and adapter
      * gradients accumulate only for trainable params. x must be the input of the last forward.
      */

@@ -320,8 +320,8 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
                 a = buf.acts(l);
             } else {
                 a = buf.scratch();
-                layers.get(l).forward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), batch.attentionMask(), a,
-                        buf.recomputed());
+                layers.get(l).recomputeForBackward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(),
+                        batch.attentionMask(), a, buf.recomputed());
             }
             layers.get(l).backward(kernels, buf.resid(l), batch.b(), batch.t(), batch.positions(), a,
                     buf.grads, buf.dres, l > keptFrom || embeddingGrad);
@@ -467,7 +467,7 @@ public final class LlamaDecoder implements Backbone, AutoCloseable {
             return scratch;
         }
 
-        /** Where a recomputed layer writes its output (equal to the next kept input; not needed again). */
+        /** Scratch for a recomputed layer's discarded adapter term of down_proj. */
         Tensor recomputed() {
             if (recomputed == null) recomputed = Tensor.zeros((long) b * t, dims.hidden());
             return recomputed;

@@ -74,6 +74,66 @@ class RecomputeAndEstimateTest {
         }
     }
 
+    /**
+     * XGBLoRA's shape of a step (frozen model, adapters on one layer, dropout on): recompute gives the
+     * same bits and runs no down_proj product in backward, the next layer's input being kept.
+     */
+    @Test
+    void recomputeSkipsTheDownProjectionProductsAndKeepsTheBits() {
+        ReferenceKernels ref = new ReferenceKernels();
+        for (Kernels k : List.of(ref, new VectorKernels(2, ref))) {
+            DownProducts kept = adaptedMiddleLayer(k, false), recomputed = adaptedMiddleLayer(k, true);
+            assertEquals(kept.loss, recomputed.loss, 0.0, k.name());
+            for (int i = 0; i < kept.grads.size(); i++) {
+                assertArrayEquals(kept.grads.get(i), recomputed.grads.get(i), k.name() + " gradient " + i);
+            }
+            assertEquals(3, kept.forward, k.name() + ": one down_proj product per layer in forward");
+            assertEquals(3, recomputed.forward, k.name());
+            assertEquals(0, recomputed.backward, k.name() + ": recompute ran down_proj products in backward");
+        }
+    }
+
+    private record DownProducts(double loss, List<float[]> grads, int forward, int backward) {
+    }
+
+    private static DownProducts adaptedMiddleLayer(Kernels k, boolean recompute) {
+        java.util.Set<Tensor> downs = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        int[] count = new int[1];
+        Kernels counting = (Kernels) java.lang.reflect.Proxy.newProxyInstance(Kernels.class.getClassLoader(),
+                new Class<?>[] {Kernels.class}, (proxy, method, args) -> {
+                    if (method.getName().startsWith("linear") && method.getName().endsWith("Forward")
+                            && downs.contains(args[1])) count[0]++;
+                    try {
+                        return method.invoke(k, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (LlamaDecoder m = LlamaDecoder.open(model(), counting)) {
+            m.setRecompute(recompute);
+            m.setInputGradWanted(true);
+            List<Param> adapters = new ArrayList<>();
+            Random r = new Random(9);
+            for (Linear l : m.linears()) {
+                if (l.name().contains("down_proj")) downs.add(l.weight().value());
+                if (!l.name().contains("layers.1.")) continue;
+                LoraAdapter a = LoraAdapter.create(l, 1, 2f, r);
+                for (long i = 0; i < a.b().numel(); i++) a.b().value().set(i, (float) r.nextGaussian() * 0.1f);
+                a.setDropout(0.3f, 78);
+                l.attach(a);
+                adapters.add(a.a());
+                adapters.add(a.b());
+            }
+            double loss = m.loss(IDS, MASK, null);
+            int forward = count[0];
+            m.backward();
+            List<float[]> g = new ArrayList<>();
+            for (Param p : adapters) g.add(p.grad().toFloatArray());
+            g.add(m.inputEmbeddingGrad().toFloatArray());
+            return new DownProducts(loss, g, forward, count[0] - forward);
+        }
+    }
+
     @Test
     void aKvCachePastHeapTensorLimitsIsRefusedClearly() {
         try (LlamaDecoder m = LlamaDecoder.open(model(), new ReferenceKernels())) {
