@@ -157,7 +157,7 @@ final class VectorGemm {
                 for (int p = 0; p < kc; p++) {
                     long src = b.offset() + (pc + p) * b.rs() + n;
                     for (int v = 0; v < NV; v++) {
-                        VectorMatVec.load(seg, DType.BF16, src + (long) v * L).intoArray(dst, base + p * NR + v * L);
+                        VectorMatVec.widenBf16(seg, src + (long) v * L, dst, base + p * NR + v * L);
                     }
                 }
                 continue;

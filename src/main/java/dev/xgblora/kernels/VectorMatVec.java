@@ -56,6 +56,17 @@ final class VectorMatVec {
     }
 
     /**
+     * Widens L BF16 values at element {@code at} of seg into dst[off..off+L). Returns nothing, so
+     * no vector crosses the call if C2 does not inline it: {@link #load}'s widening path returned a
+     * FloatVector from a call C2 left standalone in training runs, and every packed weight vector
+     * went through the allocating Java fallback (22 GB of float[] in two 1B-decoder steps, JFR).
+     */
+    static void widenBf16(MemorySegment seg, long at, float[] dst, int off) {
+        ((IntVector) ShortVector.fromMemorySegment(SH, seg, at * 2, LE).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off);
+    }
+
+    /**
      * y[i, j] = scale · x[i,:]·w[j,:] (+ bias[j]); w rows contiguous. Parallel over whichever of
      * rows and outputs is larger; each output is one dot product, so the split never changes it.
      */
