@@ -402,6 +402,30 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                 output(dlogits, "cross-entropy dlogits"));
     }
 
+    @Override
+    public void chunkedCrossEntropyForward(Tensor logits, int[] targets, long vocabOffset, boolean first, Tensor state) {
+        Operand lo = Operand.of(logits, "chunked cross-entropy logits");
+        if (lo.dtype() != DType.F32 || state.dtype() != DType.F32 || state.numel() != 3L * targets.length
+                || lo.rows() != targets.length) {
+            Kernels.super.chunkedCrossEntropyForward(logits, targets, vocabOffset, first, state); // its checks and messages
+            return;
+        }
+        VectorOps.chunkedCrossEntropyForward(pool, lo, targets, vocabOffset, first,
+                output(state.reshape(targets.length, 3), "chunked cross-entropy state"));
+    }
+
+    @Override
+    public void chunkedCrossEntropyBackward(Tensor logits, int[] targets, long vocabOffset, int ignoreIndex, Tensor lse,
+                                            float scale) {
+        Operand lo = Operand.of(logits, "chunked cross-entropy logits");
+        if (lo.dtype() != DType.F32 || lse.numel() != targets.length || lo.rows() != targets.length) {
+            Kernels.super.chunkedCrossEntropyBackward(logits, targets, vocabOffset, ignoreIndex, lse, scale);
+            return;
+        }
+        VectorOps.chunkedCrossEntropyBackward(pool, output(logits, "chunked cross-entropy logits"), targets, vocabOffset,
+                ignoreIndex, lse, scale);
+    }
+
     // ---- Optimizer ------------------------------------------------------------------------------
 
     @Override

@@ -605,6 +605,48 @@ final class VectorOps {
         });
     }
 
+    /** {@link Kernels#chunkedCrossEntropyForward} over rows in parallel: the reference's steps in float, vector exp. */
+    static void chunkedCrossEntropyForward(KernelPool pool, Operand logits, int[] targets, long vocabOffset, boolean first,
+                                           Operand state) {
+        int m = logits.rows(), v = logits.cols();
+        pool.forRange(m, 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                long r = row(logits, i), st = row(state, i);
+                float old = first ? Float.NEGATIVE_INFINITY : get(state.seg(), st);
+                float max = Math.max(old, rowMax(logits.seg(), r, v));
+                float sum = first ? 0f : get(state.seg(), st + 1) * FloatMath.exp(old - max);
+                sum += sumExp(logits.seg(), r, v, max);
+                set(state.seg(), st, max);
+                set(state.seg(), st + 1, sum);
+                long t = targets[i] - vocabOffset;
+                if (t >= 0 && t < v) set(state.seg(), st + 2, get(logits.seg(), r + t));
+                else if (first) set(state.seg(), st + 2, 0f);
+            }
+        });
+    }
+
+    /** {@link Kernels#chunkedCrossEntropyBackward} in place over rows in parallel, vector exp. */
+    static void chunkedCrossEntropyBackward(KernelPool pool, Operand logits, int[] targets, long vocabOffset,
+                                            int ignoreIndex, Tensor lse, float scale) {
+        int m = logits.rows(), v = logits.cols();
+        pool.forRange(m, 1, (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                long r = row(logits, i);
+                MemorySegment g = logits.seg();
+                if (targets[i] == ignoreIndex) {
+                    g.asSlice(r * 4, 4L * v).fill((byte) 0);
+                    continue;
+                }
+                expShiftInto(g, r, g, r, v, lse.get(i));
+                int j = 0;
+                for (; j + L <= v; j += L) FloatVector.fromMemorySegment(S, g, (r + j) * 4, LE).mul(scale).intoMemorySegment(g, (r + j) * 4, LE);
+                for (; j < v; j++) set(g, r + j, get(g, r + j) * scale);
+                long t = targets[i] - vocabOffset;
+                if (t >= 0 && t < v) set(g, r + t, get(g, r + t) - scale);
+            }
+        });
+    }
+
     private static void checkTargets(int[] targets, int m, int v, int ignoreIndex) {
         if (targets.length != m) {
             throw new IllegalArgumentException("cross-entropy: " + targets.length + " targets for " + m + " rows of logits");

@@ -203,4 +203,33 @@ public final class KernelTestSupport {
         float[] v = t.toFloatArray();
         return Arrays.toString(Arrays.copyOf(v, Math.min(v.length, 8))) + (v.length > 8 ? "..." : "");
     }
+
+    /**
+     * Rows × vocabulary in tiles of {@code tile}: chunked cross-entropy state, logsumexps, loss and each
+     * tile's gradient of {@code k} against {@code ref} (every fourth row ignored, targets in any tile).
+     */
+    public static void checkChunkedCrossEntropy(Kernels ref, Kernels k, int m, int v, int tile) {
+        Random r = new Random(m * 1000L + v + tile);
+        int ignore = -100;
+        int[] targets = new int[m];
+        for (int i = 0; i < m; i++) targets[i] = i % 4 == 1 ? ignore : r.nextInt(v);
+        java.util.List<Tensor> tiles = new java.util.ArrayList<>();
+        for (int v0 = 0; v0 < v; v0 += tile) tiles.add(randn(r, 3f, m, Math.min(tile, v - v0)));
+        Tensor se = Tensor.zeros(m, 3), sa = Tensor.zeros(m, 3), le = Tensor.zeros(m), la = Tensor.zeros(m);
+        for (int i = 0; i < tiles.size(); i++) {
+            ref.chunkedCrossEntropyForward(tiles.get(i), targets, (long) i * tile, i == 0, se);
+            k.chunkedCrossEntropyForward(tiles.get(i), targets, (long) i * tile, i == 0, sa);
+            assertClose("state after tile " + i, se, sa, 1e-5, 1e-5);
+        }
+        double want = ref.chunkedCrossEntropyLoss(se, targets, ignore, le);
+        double got = k.chunkedCrossEntropyLoss(se, targets, ignore, la);
+        assertEquals(want, got, 1e-5 * (1 + Math.abs(want)), "loss sum");
+        assertClose("logsumexp", le, la, 1e-5, 1e-6);
+        for (int i = 0; i < tiles.size(); i++) {
+            Tensor ge = tiles.get(i).copy(), ga = tiles.get(i).copy();
+            ref.chunkedCrossEntropyBackward(ge, targets, (long) i * tile, ignore, le, 0.7f);
+            k.chunkedCrossEntropyBackward(ga, targets, (long) i * tile, ignore, le, 0.7f);
+            assertClose("gradient of tile " + i, ge, ga, 1e-6, 1e-5);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package dev.xgblora.device.opencl;
 
 import static dev.xgblora.kernels.KernelTestSupport.assertClose;
+import static dev.xgblora.kernels.KernelTestSupport.checkChunkedCrossEntropy;
 import static dev.xgblora.kernels.KernelTestSupport.randn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -77,28 +78,7 @@ class OpenClHeadsTest {
     @ParameterizedTest(name = "rows={0} vocab={1} tile={2}")
     @CsvSource({"1,1,1", "5,37,37", "7,130,64", "3,1000,333", "17,70,9"})
     void chunkedCrossEntropyMatchesReference(int m, int v, int tile) {
-        Random r = new Random(m * 1000L + v + tile);
-        int ignore = -100;
-        int[] targets = new int[m];
-        for (int i = 0; i < m; i++) targets[i] = i % 4 == 1 ? ignore : r.nextInt(v);
-        List<Tensor> tiles = new ArrayList<>();
-        for (int v0 = 0; v0 < v; v0 += tile) tiles.add(randn(r, 3f, m, Math.min(tile, v - v0)));
-        Tensor se = Tensor.zeros(m, 3), sa = Tensor.zeros(m, 3), le = Tensor.zeros(m), la = Tensor.zeros(m);
-        for (int i = 0; i < tiles.size(); i++) {
-            REF.chunkedCrossEntropyForward(tiles.get(i), targets, (long) i * tile, i == 0, se);
-            cl().chunkedCrossEntropyForward(tiles.get(i), targets, (long) i * tile, i == 0, sa);
-            assertClose("state after tile " + i, se, sa, 1e-5, 1e-5);
-        }
-        double want = REF.chunkedCrossEntropyLoss(se, targets, ignore, le);
-        double got = cl().chunkedCrossEntropyLoss(se, targets, ignore, la);
-        assertEquals(want, got, 1e-5 * (1 + Math.abs(want)), "loss sum");
-        assertClose("logsumexp", le, la, 1e-5, 1e-6);
-        for (int i = 0; i < tiles.size(); i++) {
-            Tensor ge = tiles.get(i).copy(), ga = tiles.get(i).copy();
-            REF.chunkedCrossEntropyBackward(ge, targets, (long) i * tile, ignore, le, 0.7f);
-            cl().chunkedCrossEntropyBackward(ga, targets, (long) i * tile, ignore, le, 0.7f);
-            assertClose("gradient of tile " + i, ge, ga, 1e-6, 1e-5);
-        }
+        checkChunkedCrossEntropy(REF, cl(), m, v, tile);
     }
 
     @Test
