@@ -80,10 +80,14 @@ final class VectorOps {
             return;
         }
         float sum = expShiftInto(xs, x, os, o, n, max);
-        float inv = 1f / sum;
+        scaleRange(os, o, n, 1f / sum);
+    }
+
+    /** s[from..from+n) *= k, in place. */
+    private static void scaleRange(MemorySegment s, long from, int n, float k) {
         int j = 0;
-        for (; j + L <= n; j += L) FloatVector.fromMemorySegment(S, os, (o + j) * 4, LE).mul(inv).intoMemorySegment(os, (o + j) * 4, LE);
-        for (; j < n; j++) set(os, o + j, get(os, o + j) * inv);
+        for (; j + L <= n; j += L) FloatVector.fromMemorySegment(S, s, (from + j) * 4, LE).mul(k).intoMemorySegment(s, (from + j) * 4, LE);
+        for (; j < n; j++) set(s, from + j, get(s, from + j) * k);
     }
 
     static float rowMax(MemorySegment xs, long x, int n) {
@@ -638,9 +642,7 @@ final class VectorOps {
                     continue;
                 }
                 expShiftInto(g, r, g, r, v, lse.get(i));
-                int j = 0;
-                for (; j + L <= v; j += L) FloatVector.fromMemorySegment(S, g, (r + j) * 4, LE).mul(scale).intoMemorySegment(g, (r + j) * 4, LE);
-                for (; j < v; j++) set(g, r + j, get(g, r + j) * scale);
+                scaleRange(g, r, v, scale);
                 long t = targets[i] - vocabOffset;
                 if (t >= 0 && t < v) set(g, r + t, get(g, r + t) - scale);
             }
@@ -686,11 +688,7 @@ final class VectorOps {
     }
 
     static void scale(KernelPool pool, Operand dst, float scale) {
-        pool.forRange(dst.cols(), FLAT_GRAIN, (s, e) -> {
-            int i = s;
-            for (; i + L <= e; i += L) FloatVector.fromMemorySegment(S, dst.seg(), (dst.offset() + i) * 4, LE).mul(scale).intoMemorySegment(dst.seg(), (dst.offset() + i) * 4, LE);
-            for (; i < e; i++) set(dst.seg(), dst.offset() + i, get(dst.seg(), dst.offset() + i) * scale);
-        });
+        pool.forRange(dst.cols(), FLAT_GRAIN, (s, e) -> scaleRange(dst.seg(), dst.offset() + s, e - s, scale));
     }
 
     static void adamw(KernelPool pool, Operand p, Operand g, Operand m, Operand v, float lr, float beta1, float beta2,
