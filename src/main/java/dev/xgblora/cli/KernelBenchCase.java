@@ -60,6 +60,11 @@ record KernelBenchCase(String op, DType dtype, long m, long n, long k, double fl
                     () -> kernels.loraForward(x, a, bb, 0.5f, hr, y)));
             cases.add(new KernelBenchCase("lora1_bwd", DType.F32, ROWS, n, k, 4.0 * ROWS * (n + k),
                     () -> kernels.loraBackward(dy, x, a, bb, 0.5f, hr, dh, da, dbb, dx)));
+            // Rank 8 (LoRA's default): the passes over dy and x with r accumulators each.
+            Tensor a8 = random(random, 8, k), b8 = random(random, n, 8), h8 = random(random, ROWS, 8);
+            Tensor dh8 = Tensor.zeros(ROWS, 8), da8 = Tensor.zeros(8, k), db8 = Tensor.zeros(n, 8);
+            cases.add(new KernelBenchCase("lora8_bwd", DType.F32, ROWS, n, k, 4.0 * ROWS * (n + k) * 8,
+                    () -> kernels.loraBackward(dy, x, a8, b8, 0.5f, h8, dh8, da8, db8, dx)));
         }
         Tensor q = random(random, b, t, h, d), kk = random(random, b, t, h, d), v = random(random, b, t, h, d);
         Tensor lse = Tensor.zeros(b, h, t), out = Tensor.zeros(b, t, h, d), dout = random(random, b, t, h, d);

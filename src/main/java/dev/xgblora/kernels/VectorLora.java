@@ -110,30 +110,78 @@ final class VectorLora {
         pool.forRange(x.cols(), 4 * L, (k0, k1) -> xChunk(x, a, dh, da, dx, k0, k1));
     }
 
-    /** Columns [c·CHUNK, …) of dy: dh partial dots against B's columns, and dBᵀ += scale·h[i, j]·dy[i, :]. */
+    /**
+     * Columns [c·CHUNK, …) of dy: dh partial dots against B's columns, and dBᵀ += scale·h[i, j]·dy[i, :].
+     * Rows go four at a time, so each dBᵀ vector is loaded and stored once per four rows (its sums
+     * still run row by row in order: the same bits as one row at a time).
+     */
     private static void dyChunk(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
                                 float[] partial, int chunks, int c, int r) {
+        int m = dy.rows(), i = 0;
+        for (; i + 4 <= m; i += 4) dyRows4(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i);
+        for (; i < m; i++) dyRow(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i);
+    }
+
+    private static void dyRows4(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
+                                float[] partial, int chunks, int c, int r, int i) {
+        int n0 = c * CHUNK, n1 = Math.min(dy.cols(), n0 + CHUNK), vEnd = n0 + (n1 - n0) / L * L;
+        MemorySegment ds = dy.seg(), hs = h.seg();
+        long row0 = dy.offset() + (long) i * dy.rs(), rs = dy.rs(), h0 = h.offset() + (long) i * h.rs(), hRs = h.rs();
+        for (int j = 0; j < r; j++) {
+            float s0 = scale * hs.getAtIndex(Operand.F32, h0 + j), s1 = scale * hs.getAtIndex(Operand.F32, h0 + hRs + j);
+            float s2 = scale * hs.getAtIndex(Operand.F32, h0 + 2 * hRs + j), s3 = scale * hs.getAtIndex(Operand.F32, h0 + 3 * hRs + j);
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector v0 = FloatVector.broadcast(S, s0), v1 = FloatVector.broadcast(S, s1);
+            FloatVector v2 = FloatVector.broadcast(S, s2), v3 = FloatVector.broadcast(S, s3);
+            int bRow = j * stride;
+            for (int k = n0; k < vEnd; k += L) {
+                FloatVector d0 = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE);
+                FloatVector d1 = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE);
+                FloatVector d2 = FloatVector.fromMemorySegment(S, ds, (row0 + 2 * rs + k) * 4, LE);
+                FloatVector d3 = FloatVector.fromMemorySegment(S, ds, (row0 + 3 * rs + k) * 4, LE);
+                FloatVector bv = FloatVector.fromArray(S, bt, bRow + k);
+                a0 = d0.fma(bv, a0); a1 = d1.fma(bv, a1); a2 = d2.fma(bv, a2); a3 = d3.fma(bv, a3);
+                if (dbt != null) {
+                    FloatVector t = FloatVector.fromArray(S, dbt, bRow + k);
+                    t = d0.fma(v0, t); t = d1.fma(v1, t); t = d2.fma(v2, t); t = d3.fma(v3, t);
+                    t.intoArray(dbt, bRow + k);
+                }
+            }
+            int at = (i * chunks + c) * r + j, next = chunks * r;
+            partial[at] = dyTail(ds, row0, bt, bRow, dbt, s0, vEnd, n1, Lanes.sum(a0));
+            partial[at + next] = dyTail(ds, row0 + rs, bt, bRow, dbt, s1, vEnd, n1, Lanes.sum(a1));
+            partial[at + 2 * next] = dyTail(ds, row0 + 2 * rs, bt, bRow, dbt, s2, vEnd, n1, Lanes.sum(a2));
+            partial[at + 3 * next] = dyTail(ds, row0 + 3 * rs, bt, bRow, dbt, s3, vEnd, n1, Lanes.sum(a3));
+        }
+    }
+
+    /** The columns [k0, n1) of one dy row past the whole vectors: returns sum + its dot with B's column. */
+    private static float dyTail(MemorySegment ds, long dyRow, float[] bt, int bRow, float[] dbt, float hs, int k0,
+                                int n1, float sum) {
+        for (int k = k0; k < n1; k++) {
+            float d = ds.getAtIndex(Operand.F32, dyRow + k);
+            sum = Math.fma(d, bt[bRow + k], sum);
+            if (dbt != null) dbt[bRow + k] = Math.fma(d, hs, dbt[bRow + k]);
+        }
+        return sum;
+    }
+
+    private static void dyRow(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
+                              float[] partial, int chunks, int c, int r, int i) {
         int n0 = c * CHUNK, n1 = Math.min(dy.cols(), n0 + CHUNK);
         MemorySegment ds = dy.seg();
-        for (int i = 0; i < dy.rows(); i++) {
-            long dyRow = dy.offset() + (long) i * dy.rs();
-            for (int j = 0; j < r; j++) {
-                float hs = scale * h.seg().getAtIndex(Operand.F32, h.offset() + (long) i * h.rs() + j);
-                FloatVector acc = FloatVector.zero(S), hv = FloatVector.broadcast(S, hs);
-                int bRow = j * stride, k = n0;
-                for (; k + L <= n1; k += L) {
-                    FloatVector d = FloatVector.fromMemorySegment(S, ds, (dyRow + k) * 4, LE);
-                    acc = d.fma(FloatVector.fromArray(S, bt, bRow + k), acc);
-                    if (dbt != null) d.fma(hv, FloatVector.fromArray(S, dbt, bRow + k)).intoArray(dbt, bRow + k);
-                }
-                float sum = Lanes.sum(acc);
-                for (; k < n1; k++) {
-                    float d = ds.getAtIndex(Operand.F32, dyRow + k);
-                    sum = Math.fma(d, bt[bRow + k], sum);
-                    if (dbt != null) dbt[bRow + k] = Math.fma(d, hs, dbt[bRow + k]);
-                }
-                partial[(i * chunks + c) * r + j] = sum;
+        long dyRow = dy.offset() + (long) i * dy.rs();
+        for (int j = 0; j < r; j++) {
+            float hs = scale * h.seg().getAtIndex(Operand.F32, h.offset() + (long) i * h.rs() + j);
+            FloatVector acc = FloatVector.zero(S), hv = FloatVector.broadcast(S, hs);
+            int bRow = j * stride, k = n0;
+            for (; k + L <= n1; k += L) {
+                FloatVector d = FloatVector.fromMemorySegment(S, ds, (dyRow + k) * 4, LE);
+                acc = d.fma(FloatVector.fromArray(S, bt, bRow + k), acc);
+                if (dbt != null) d.fma(hv, FloatVector.fromArray(S, dbt, bRow + k)).intoArray(dbt, bRow + k);
             }
+            float sum = dyTail(ds, dyRow, bt, bRow, dbt, hs, k, n1, Lanes.sum(acc));
+            partial[(i * chunks + c) * r + j] = sum;
         }
     }
 
@@ -151,7 +199,7 @@ final class VectorLora {
     private static void xBlock(Operand x, Operand a, Operand dh, Operand da, Operand dx, int k0, int k1) {
         int r = a.rows(), w = k1 - k0;
         Scratch s = SCRATCH.get();
-        if (s.g.length < r) s.g = new float[r];
+        if (s.g.length < 4 * r) s.g = new float[4 * r];
         if (s.aw.length < r * w) s.aw = new float[r * w];
         if (s.dacc.length < r * w) s.dacc = new float[r * w];
         float[] g = s.g, aw = s.aw, dacc = s.dacc;
@@ -161,38 +209,108 @@ final class VectorLora {
                 if (da != null) dacc[j * w + c] = da.seg().getAtIndex(Operand.F32, da.offset() + (long) j * da.rs() + k0 + c);
             }
         }
-        MemorySegment xs = x.seg();
-        for (int i = 0; i < x.rows(); i++) {
-            long xRow = x.offset() + (long) i * x.rs() + k0, dhRow = dh.offset() + (long) i * dh.rs();
+        int m = x.rows(), i = 0;
+        for (; i + 4 <= m; i += 4) {
+            for (int q = 0; q < 4; q++) {
+                long dhRow = dh.offset() + (long) (i + q) * dh.rs();
+                for (int j = 0; j < r; j++) g[q * r + j] = dh.seg().getAtIndex(Operand.F32, dhRow + j);
+            }
+            xRows4(x, dx, da != null, g, aw, dacc, r, w, k0, i);
+        }
+        for (; i < m; i++) {
+            long dhRow = dh.offset() + (long) i * dh.rs();
             for (int j = 0; j < r; j++) g[j] = dh.seg().getAtIndex(Operand.F32, dhRow + j);
-            long dxRow = dx == null ? 0 : dx.offset() + (long) i * dx.rs() + k0;
-            int c = 0;
-            for (; c + L <= w; c += L) {
-                if (da != null) {
-                    FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xRow + c) * 4, LE);
-                    for (int j = 0; j < r; j++) {
-                        xv.fma(FloatVector.broadcast(S, g[j]), FloatVector.fromArray(S, dacc, j * w + c)).intoArray(dacc, j * w + c);
-                    }
-                }
-                if (dx != null) {
-                    FloatVector acc = FloatVector.fromMemorySegment(S, dx.seg(), (dxRow + c) * 4, LE);
-                    for (int j = 0; j < r; j++) acc = FloatVector.fromArray(S, aw, j * w + c).fma(FloatVector.broadcast(S, g[j]), acc);
-                    acc.intoMemorySegment(dx.seg(), (dxRow + c) * 4, LE);
-                }
-            }
-            for (; c < w; c++) {
-                float xv = xs.getAtIndex(Operand.F32, xRow + c);
-                float acc = dx == null ? 0f : dx.seg().getAtIndex(Operand.F32, dxRow + c);
-                for (int j = 0; j < r; j++) {
-                    if (da != null) dacc[j * w + c] = Math.fma(xv, g[j], dacc[j * w + c]);
-                    acc = Math.fma(aw[j * w + c], g[j], acc);
-                }
-                if (dx != null) dx.seg().setAtIndex(Operand.F32, dxRow + c, acc);
-            }
+            xRow(x, dx, da != null, g, aw, dacc, r, w, k0, i);
         }
         if (da == null) return;
         for (int j = 0; j < r; j++) {
             for (int c = 0; c < w; c++) da.seg().setAtIndex(Operand.F32, da.offset() + (long) j * da.rs() + k0 + c, dacc[j * w + c]);
+        }
+    }
+
+    /**
+     * Rows i..i+3 of {@link #xBlock} (g holds their dh rows, r apart): each dA vector is loaded and
+     * stored once per four rows, its sums still row by row in order (the same bits as {@link #xRow}).
+     */
+    private static void xRows4(Operand x, Operand dx, boolean hasDa, float[] g, float[] aw, float[] dacc, int r, int w,
+                               int k0, int i) {
+        MemorySegment xs = x.seg();
+        long x0 = x.offset() + (long) i * x.rs() + k0, xRs = x.rs();
+        long d0 = dx == null ? 0 : dx.offset() + (long) i * dx.rs() + k0, dRs = dx == null ? 0 : dx.rs();
+        int vEnd = w / L * L;
+        for (int c = 0; c < vEnd; c += L) {
+            if (hasDa) {
+                FloatVector xv0 = FloatVector.fromMemorySegment(S, xs, (x0 + c) * 4, LE);
+                FloatVector xv1 = FloatVector.fromMemorySegment(S, xs, (x0 + xRs + c) * 4, LE);
+                FloatVector xv2 = FloatVector.fromMemorySegment(S, xs, (x0 + 2 * xRs + c) * 4, LE);
+                FloatVector xv3 = FloatVector.fromMemorySegment(S, xs, (x0 + 3 * xRs + c) * 4, LE);
+                for (int j = 0; j < r; j++) {
+                    FloatVector t = FloatVector.fromArray(S, dacc, j * w + c);
+                    t = xv0.fma(FloatVector.broadcast(S, g[j]), t);
+                    t = xv1.fma(FloatVector.broadcast(S, g[r + j]), t);
+                    t = xv2.fma(FloatVector.broadcast(S, g[2 * r + j]), t);
+                    t = xv3.fma(FloatVector.broadcast(S, g[3 * r + j]), t);
+                    t.intoArray(dacc, j * w + c);
+                }
+            }
+            if (dx != null) {
+                MemorySegment ds = dx.seg();
+                FloatVector a0 = FloatVector.fromMemorySegment(S, ds, (d0 + c) * 4, LE);
+                FloatVector a1 = FloatVector.fromMemorySegment(S, ds, (d0 + dRs + c) * 4, LE);
+                FloatVector a2 = FloatVector.fromMemorySegment(S, ds, (d0 + 2 * dRs + c) * 4, LE);
+                FloatVector a3 = FloatVector.fromMemorySegment(S, ds, (d0 + 3 * dRs + c) * 4, LE);
+                for (int j = 0; j < r; j++) {
+                    FloatVector av = FloatVector.fromArray(S, aw, j * w + c);
+                    a0 = av.fma(FloatVector.broadcast(S, g[j]), a0);
+                    a1 = av.fma(FloatVector.broadcast(S, g[r + j]), a1);
+                    a2 = av.fma(FloatVector.broadcast(S, g[2 * r + j]), a2);
+                    a3 = av.fma(FloatVector.broadcast(S, g[3 * r + j]), a3);
+                }
+                a0.intoMemorySegment(ds, (d0 + c) * 4, LE);
+                a1.intoMemorySegment(ds, (d0 + dRs + c) * 4, LE);
+                a2.intoMemorySegment(ds, (d0 + 2 * dRs + c) * 4, LE);
+                a3.intoMemorySegment(ds, (d0 + 3 * dRs + c) * 4, LE);
+            }
+        }
+        for (int q = 0; q < 4; q++) {
+            xTail(xs, x0 + q * xRs, dx, d0 + q * dRs, hasDa, g, q * r, aw, dacc, r, w, vEnd);
+        }
+    }
+
+    /** One row i of {@link #xBlock}: dA += g ⊗ x[i, :], dx[i, :] += Σ_j g[j]·A[j, :]. */
+    private static void xRow(Operand x, Operand dx, boolean hasDa, float[] g, float[] aw, float[] dacc, int r, int w,
+                             int k0, int i) {
+        MemorySegment xs = x.seg();
+        long xRow = x.offset() + (long) i * x.rs() + k0;
+        long dxRow = dx == null ? 0 : dx.offset() + (long) i * dx.rs() + k0;
+        int c = 0;
+        for (; c + L <= w; c += L) {
+            if (hasDa) {
+                FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xRow + c) * 4, LE);
+                for (int j = 0; j < r; j++) {
+                    xv.fma(FloatVector.broadcast(S, g[j]), FloatVector.fromArray(S, dacc, j * w + c)).intoArray(dacc, j * w + c);
+                }
+            }
+            if (dx != null) {
+                FloatVector acc = FloatVector.fromMemorySegment(S, dx.seg(), (dxRow + c) * 4, LE);
+                for (int j = 0; j < r; j++) acc = FloatVector.fromArray(S, aw, j * w + c).fma(FloatVector.broadcast(S, g[j]), acc);
+                acc.intoMemorySegment(dx.seg(), (dxRow + c) * 4, LE);
+            }
+        }
+        xTail(xs, xRow, dx, dxRow, hasDa, g, 0, aw, dacc, r, w, c);
+    }
+
+    /** Columns [c0, w) of one row, element by element; its dh values are g[g0 .. g0 + r). */
+    private static void xTail(MemorySegment xs, long xRow, Operand dx, long dxRow, boolean hasDa, float[] g, int g0,
+                              float[] aw, float[] dacc, int r, int w, int c0) {
+        for (int c = c0; c < w; c++) {
+            float xv = xs.getAtIndex(Operand.F32, xRow + c);
+            float acc = dx == null ? 0f : dx.seg().getAtIndex(Operand.F32, dxRow + c);
+            for (int j = 0; j < r; j++) {
+                if (hasDa) dacc[j * w + c] = Math.fma(xv, g[g0 + j], dacc[j * w + c]);
+                acc = Math.fma(aw[j * w + c], g[g0 + j], acc);
+            }
+            if (dx != null) dx.seg().setAtIndex(Operand.F32, dxRow + c, acc);
         }
     }
 
