@@ -32,6 +32,17 @@ final class Lanes {
     }
 
     /**
+     * Σ of the L floats at a[off..off+L), in {@link #sum}'s fold order (the same bits), folded in
+     * place: for vectors staged to an array where a call taking the vector would box it.
+     */
+    static float sum(float[] a, int off) {
+        for (int half = L / 2; half >= 1; half /= 2) {
+            for (int i = 0; i < half; i++) a[off + i] += a[off + i + half];
+        }
+        return a[off];
+    }
+
+    /**
      * Max of the lanes, folded like {@link #sum}. Max does not depend on the order except for
      * which zero or NaN comes out; one fixed order settles even that.
      */

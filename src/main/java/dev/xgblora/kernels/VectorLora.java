@@ -39,6 +39,7 @@ final class VectorLora {
     /** Per-caller-thread buffers, grown when a larger shape comes and reused after. */
     private static final class Scratch {
         float[] bt = new float[0], dbt = new float[0], partial = new float[0], g = new float[0], aw = new float[0], dacc = new float[0];
+        final float[] lanes = new float[4 * L];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -118,12 +119,13 @@ final class VectorLora {
     private static void dyChunk(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
                                 float[] partial, int chunks, int c, int r) {
         int m = dy.rows(), i = 0;
-        for (; i + 4 <= m; i += 4) dyRows4(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i);
+        float[] lanes = SCRATCH.get().lanes;
+        for (; i + 4 <= m; i += 4) dyRows4(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i, lanes);
         for (; i < m; i++) dyRow(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i);
     }
 
     private static void dyRows4(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
-                                float[] partial, int chunks, int c, int r, int i) {
+                                float[] partial, int chunks, int c, int r, int i, float[] lanes) {
         int n0 = c * CHUNK, n1 = Math.min(dy.cols(), n0 + CHUNK), vEnd = n0 + (n1 - n0) / L * L;
         MemorySegment ds = dy.seg(), hs = h.seg();
         long row0 = dy.offset() + (long) i * dy.rs(), rs = dy.rs(), h0 = h.offset() + (long) i * h.rs(), hRs = h.rs();
@@ -147,11 +149,13 @@ final class VectorLora {
                     t.intoArray(dbt, bRow + k);
                 }
             }
+            // staged, not passed to Lanes.sum(FloatVector): C2 did not inline four such calls here and boxed the vectors
+            a0.intoArray(lanes, 0); a1.intoArray(lanes, L); a2.intoArray(lanes, 2 * L); a3.intoArray(lanes, 3 * L);
             int at = (i * chunks + c) * r + j, next = chunks * r;
-            partial[at] = dyTail(ds, row0, bt, bRow, dbt, s0, vEnd, n1, Lanes.sum(a0));
-            partial[at + next] = dyTail(ds, row0 + rs, bt, bRow, dbt, s1, vEnd, n1, Lanes.sum(a1));
-            partial[at + 2 * next] = dyTail(ds, row0 + 2 * rs, bt, bRow, dbt, s2, vEnd, n1, Lanes.sum(a2));
-            partial[at + 3 * next] = dyTail(ds, row0 + 3 * rs, bt, bRow, dbt, s3, vEnd, n1, Lanes.sum(a3));
+            partial[at] = dyTail(ds, row0, bt, bRow, dbt, s0, vEnd, n1, Lanes.sum(lanes, 0));
+            partial[at + next] = dyTail(ds, row0 + rs, bt, bRow, dbt, s1, vEnd, n1, Lanes.sum(lanes, L));
+            partial[at + 2 * next] = dyTail(ds, row0 + 2 * rs, bt, bRow, dbt, s2, vEnd, n1, Lanes.sum(lanes, 2 * L));
+            partial[at + 3 * next] = dyTail(ds, row0 + 3 * rs, bt, bRow, dbt, s3, vEnd, n1, Lanes.sum(lanes, 3 * L));
         }
     }
 
