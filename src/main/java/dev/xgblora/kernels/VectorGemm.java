@@ -38,7 +38,6 @@ final class VectorGemm {
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     private static final VectorMask<Float> FIRST_MR = S8.indexInRange(0, MR);
     private static final int[] STRIDE_MR = java.util.stream.IntStream.range(0, L).map(l -> l * MR).toArray();
-    private static final int[] STRIDE_NR = java.util.stream.IntStream.range(0, L).map(l -> l * NR).toArray();
 
     /** Per-thread pack buffers, grown once and reused: no allocation in the hot path. */
     private static final class Workspace {
@@ -167,7 +166,16 @@ final class VectorGemm {
                 for (int p = 0; p < kc; p++) java.util.Arrays.fill(dst, base + p * NR + width, base + p * NR + NR, 0f);
             }
             if (b.rs() == 1) {
-                packTransposed(b, pc, kc, n, width, dst, base);
+                // Transposed weight (linear forward): each column is a contiguous weight row.
+                for (int j = 0; j < width; j++) {
+                    long src = b.offset() + (long) (n + j) * b.cs() + pc;
+                    int d = base + j;
+                    switch (b.dtype()) {
+                        case F32 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = seg.getAtIndex(Operand.F32, src + p); }
+                        case BF16 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = Float.intBitsToFloat(seg.getAtIndex(Operand.I16, src + p) << 16); }
+                        case F16 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + p)); }
+                    }
+                }
             } else {
                 for (int p = 0; p < kc; p++) {
                     long src = b.offset() + (long) (pc + p) * b.rs() + (long) n * b.cs();
@@ -179,42 +187,6 @@ final class VectorGemm {
                         case F16 -> { for (int j = 0; j < width; j++) dst[d + j] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + j * cs)); }
                     }
                 }
-            }
-        }
-    }
-
-    /**
-     * The transposed weight of a linear forward: panel column j is the contiguous weight row n + j.
-     * Each row's depth is read L elements at a time and scattered NR apart into the panel; the depth
-     * is the outer loop, so one step's writes (L panel rows, 4 KiB with AVX-512) stay in L1. Depth
-     * left over from whole vectors, and F16, are copied element by element.
-     */
-    private static void packTransposed(Operand b, int pc, int kc, int n, int width, float[] dst, int base) {
-        MemorySegment seg = b.seg();
-        long cs = b.cs(), row0 = b.offset() + (long) n * cs + pc;
-        int p = 0;
-        if (b.dtype() == DType.F32) {
-            for (; p + L <= kc; p += L) {
-                for (int j = 0; j < width; j++) {
-                    FloatVector.fromMemorySegment(S, seg, (row0 + j * cs + p) * 4, LE)
-                            .intoArray(dst, base + j + p * NR, STRIDE_NR, 0);
-                }
-            }
-        } else if (b.dtype() == DType.BF16) {
-            for (; p + L <= kc; p += L) {
-                for (int j = 0; j < width; j++) {
-                    VectorMatVec.widenBf16(seg, row0 + j * cs + p, dst, base + j + p * NR, STRIDE_NR);
-                }
-            }
-        }
-        if (p == kc) return;
-        for (int j = 0; j < width; j++) {
-            long src = row0 + j * cs;
-            int d = base + j;
-            switch (b.dtype()) {
-                case F32 -> { for (int q = p; q < kc; q++) dst[d + q * NR] = seg.getAtIndex(Operand.F32, src + q); }
-                case BF16 -> { for (int q = p; q < kc; q++) dst[d + q * NR] = Float.intBitsToFloat(seg.getAtIndex(Operand.I16, src + q) << 16); }
-                case F16 -> { for (int q = p; q < kc; q++) dst[d + q * NR] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + q)); }
             }
         }
     }

@@ -66,12 +66,6 @@ final class VectorMatVec {
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off);
     }
 
-    /** widenBf16 scattering lane l to dst[off + map[l]] (a transposing pack). */
-    static void widenBf16(MemorySegment seg, long at, float[] dst, int off, int[] map) {
-        ((IntVector) ShortVector.fromMemorySegment(SH, seg, at * 2, LE).convertShape(VectorOperators.S2I, I, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off, map, 0);
-    }
-
     /**
      * y[i, j] = scale · x[i,:]·w[j,:] (+ bias[j]); w rows contiguous. Parallel over whichever of
      * rows and outputs is larger; each output is one dot product, so the split never changes it.
