@@ -47,6 +47,7 @@ final class VectorGemm {
         final float[] b = new float[KC * NC];
         final float[] bias = new float[NC];
         final float[] tile = new float[MR * NR];
+        final float[] stage = new float[L * L];
     }
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
@@ -166,16 +167,7 @@ final class VectorGemm {
                 for (int p = 0; p < kc; p++) java.util.Arrays.fill(dst, base + p * NR + width, base + p * NR + NR, 0f);
             }
             if (b.rs() == 1) {
-                // Transposed weight (linear forward): each column is a contiguous weight row.
-                for (int j = 0; j < width; j++) {
-                    long src = b.offset() + (long) (n + j) * b.cs() + pc;
-                    int d = base + j;
-                    switch (b.dtype()) {
-                        case F32 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = seg.getAtIndex(Operand.F32, src + p); }
-                        case BF16 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = Float.intBitsToFloat(seg.getAtIndex(Operand.I16, src + p) << 16); }
-                        case F16 -> { for (int p = 0; p < kc; p++) dst[d + p * NR] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + p)); }
-                    }
-                }
+                packTransposed(b, pc, kc, n, width, dst, base);
             } else {
                 for (int p = 0; p < kc; p++) {
                     long src = b.offset() + (long) (pc + p) * b.rs() + (long) n * b.cs();
@@ -187,6 +179,43 @@ final class VectorGemm {
                         case F16 -> { for (int j = 0; j < width; j++) dst[d + j] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + j * cs)); }
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * The transposed weight of a linear forward: panel column j is the contiguous weight row n + j.
+     * With AVX-512, full panels go in 16 × 16 blocks: 16 weight rows are staged (BF16 widened) and
+     * transposed in registers ({@link Transpose16}), so each store is a whole panel row segment;
+     * the rest, and F16, element by element.
+     */
+    private static void packTransposed(Operand b, int pc, int kc, int n, int width, float[] dst, int base) {
+        MemorySegment seg = b.seg();
+        long cs = b.cs(), row0 = b.offset() + (long) n * cs + pc;
+        int p = 0;
+        if (L == Transpose16.N && width == NR && b.dtype() != DType.F16) {
+            float[] stage = WORKSPACE.get().stage;
+            boolean bf16 = b.dtype() == DType.BF16;
+            for (; p + L <= kc; p += L) {
+                for (int jb = 0; jb < NR; jb += L) {
+                    long at = row0 + jb * cs + p;
+                    if (bf16) {
+                        for (int j = 0; j < L; j++) VectorMatVec.widenBf16(seg, at + j * cs, stage, j * L);
+                    } else {
+                        for (int j = 0; j < L; j++) FloatVector.fromMemorySegment(S, seg, (at + j * cs) * 4, LE).intoArray(stage, j * L);
+                    }
+                    Transpose16.transpose(stage, dst, base + p * NR + jb, NR);
+                }
+            }
+        }
+        if (p == kc) return;
+        for (int j = 0; j < width; j++) {
+            long src = row0 + j * cs;
+            int d = base + j;
+            switch (b.dtype()) {
+                case F32 -> { for (int q = p; q < kc; q++) dst[d + q * NR] = seg.getAtIndex(Operand.F32, src + q); }
+                case BF16 -> { for (int q = p; q < kc; q++) dst[d + q * NR] = Float.intBitsToFloat(seg.getAtIndex(Operand.I16, src + q) << 16); }
+                case F16 -> { for (int q = p; q < kc; q++) dst[d + q * NR] = Float.float16ToFloat(seg.getAtIndex(Operand.I16, src + q)); }
             }
         }
     }

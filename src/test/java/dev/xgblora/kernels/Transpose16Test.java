@@ -1,0 +1,27 @@
+package dev.xgblora.kernels;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class Transpose16Test {
+    /** Every element lands at (column, row) in a strided destination, and nothing else is written. */
+    @Test
+    void transposesIntoAStridedPanel() {
+        Random rnd = new Random(3);
+        float[] src = new float[256];
+        for (int i = 0; i < src.length; i++) src[i] = rnd.nextFloat();
+        int stride = 64, off = 5;
+        float[] dst = new float[off + 16 * stride];
+        java.util.Arrays.fill(dst, -1f);
+        Transpose16.transpose(src, dst, off, stride);
+        for (int r = 0; r < 16; r++) {
+            for (int c = 0; c < 16; c++) assertEquals(src[r * 16 + c], dst[off + c * stride + r], "element (" + r + ", " + c + ")");
+        }
+        for (int c = 0; c < 16; c++) {
+            for (int j = 16; j < stride && off + c * stride + j < dst.length; j++) assertEquals(-1f, dst[off + c * stride + j]);
+        }
+    }
+}
