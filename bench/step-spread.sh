@@ -33,8 +33,10 @@ export XGBLORA_JAVA_OPTS="${XGBLORA_JAVA_OPTS:--Xmx1g}"
 mkdir -p "$(dirname "$out")"
 : > "$out"
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-for m in $methods; do
-  for ((i = 1; i <= runs; i++)); do
+# runs outer, methods inner: each method's runs are spread over the same minutes, so a drift of the
+# host's speed shows in every method's spread alike instead of in whichever method ran during it
+for ((i = 1; i <= runs; i++)); do
+  for m in $methods; do
     echo "# $m: run $i/$runs ..." >&2
     ./xgblora bench step --method "$m" --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$warmup" \
       --threads "$threads" --json | grep '^{' >> "$out"
