@@ -132,30 +132,47 @@ final class VectorLora {
         for (int j = 0; j < r; j++) {
             float s0 = scale * hs.getAtIndex(Operand.F32, h0 + j), s1 = scale * hs.getAtIndex(Operand.F32, h0 + hRs + j);
             float s2 = scale * hs.getAtIndex(Operand.F32, h0 + 2 * hRs + j), s3 = scale * hs.getAtIndex(Operand.F32, h0 + 3 * hRs + j);
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            FloatVector v0 = FloatVector.broadcast(S, s0), v1 = FloatVector.broadcast(S, s1);
-            FloatVector v2 = FloatVector.broadcast(S, s2), v3 = FloatVector.broadcast(S, s3);
             int bRow = j * stride;
-            for (int k = n0; k < vEnd; k += L) {
-                FloatVector d0 = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE);
-                FloatVector d1 = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE);
-                FloatVector d2 = FloatVector.fromMemorySegment(S, ds, (row0 + 2 * rs + k) * 4, LE);
-                FloatVector d3 = FloatVector.fromMemorySegment(S, ds, (row0 + 3 * rs + k) * 4, LE);
-                FloatVector bv = FloatVector.fromArray(S, bt, bRow + k);
-                a0 = d0.fma(bv, a0); a1 = d1.fma(bv, a1); a2 = d2.fma(bv, a2); a3 = d3.fma(bv, a3);
-                if (dbt != null) {
-                    FloatVector t = FloatVector.fromArray(S, dbt, bRow + k);
-                    t = d0.fma(v0, t); t = d1.fma(v1, t); t = d2.fma(v2, t); t = d3.fma(v3, t);
-                    t.intoArray(dbt, bRow + k);
-                }
-            }
-            // staged, not passed to Lanes.sum(FloatVector): C2 did not inline four such calls here and boxed the vectors
-            a0.intoArray(lanes, 0); a1.intoArray(lanes, L); a2.intoArray(lanes, 2 * L); a3.intoArray(lanes, 3 * L);
+            dyDots4(ds, row0, rs, bt, bRow, n0, vEnd, lanes);
+            if (dbt != null) dbUpdate4(ds, row0, rs, dbt, bRow, n0, vEnd, s0, s1, s2, s3);
             int at = (i * chunks + c) * r + j, next = chunks * r;
             partial[at] = dyTail(ds, row0, bt, bRow, dbt, s0, vEnd, n1, Lanes.sum(lanes, 0));
             partial[at + next] = dyTail(ds, row0 + rs, bt, bRow, dbt, s1, vEnd, n1, Lanes.sum(lanes, L));
             partial[at + 2 * next] = dyTail(ds, row0 + 2 * rs, bt, bRow, dbt, s2, vEnd, n1, Lanes.sum(lanes, 2 * L));
             partial[at + 3 * next] = dyTail(ds, row0 + 3 * rs, bt, bRow, dbt, s3, vEnd, n1, Lanes.sum(lanes, 3 * L));
+        }
+    }
+
+    /**
+     * The four rows' dots with B's column over whole vectors, staged to lanes (four L-lane vectors):
+     * passing vectors to a lane sum boxed them. Kept apart from the dBᵀ update so each stays small
+     * enough for C2 to compile whole inside the pool's lambda (together they ran the Vector API's
+     * allocating fallback on the worker threads).
+     */
+    private static void dyDots4(MemorySegment ds, long row0, long rs, float[] bt, int bRow, int n0, int vEnd, float[] lanes) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = n0; k < vEnd; k += L) {
+            FloatVector bv = FloatVector.fromArray(S, bt, bRow + k);
+            a0 = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE).fma(bv, a0);
+            a1 = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE).fma(bv, a1);
+            a2 = FloatVector.fromMemorySegment(S, ds, (row0 + 2 * rs + k) * 4, LE).fma(bv, a2);
+            a3 = FloatVector.fromMemorySegment(S, ds, (row0 + 3 * rs + k) * 4, LE).fma(bv, a3);
+        }
+        a0.intoArray(lanes, 0); a1.intoArray(lanes, L); a2.intoArray(lanes, 2 * L); a3.intoArray(lanes, 3 * L);
+    }
+
+    /** dBᵀ[bRow + k] += Σ_q s_q · dy[q, k] over four rows in row order, whole vectors (dy is in L1 from the dots). */
+    private static void dbUpdate4(MemorySegment ds, long row0, long rs, float[] dbt, int bRow, int n0, int vEnd,
+                                  float s0, float s1, float s2, float s3) {
+        FloatVector v0 = FloatVector.broadcast(S, s0), v1 = FloatVector.broadcast(S, s1);
+        FloatVector v2 = FloatVector.broadcast(S, s2), v3 = FloatVector.broadcast(S, s3);
+        for (int k = n0; k < vEnd; k += L) {
+            FloatVector t = FloatVector.fromArray(S, dbt, bRow + k);
+            t = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE).fma(v0, t);
+            t = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE).fma(v1, t);
+            t = FloatVector.fromMemorySegment(S, ds, (row0 + 2 * rs + k) * 4, LE).fma(v2, t);
+            t = FloatVector.fromMemorySegment(S, ds, (row0 + 3 * rs + k) * 4, LE).fma(v3, t);
+            t.intoArray(dbt, bRow + k);
         }
     }
 
