@@ -104,7 +104,7 @@ final class VectorGemm {
             }
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                packB(b, pc, kc, jc, nc, w.b);
+                packB(b, pc, kc, jc, nc, w.b, w.stage);
                 boolean first = pc == 0 && !accumulate;
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -138,7 +138,7 @@ final class VectorGemm {
     }
 
     /** Packs B[pc:pc+kc, jc:jc+nc] into NR-wide panels, [panel][p][NR], zero-padded, widened to F32. */
-    static void packB(Operand b, int pc, int kc, int jc, int nc, float[] dst) {
+    static void packB(Operand b, int pc, int kc, int jc, int nc, float[] dst, float[] stage) {
         MemorySegment seg = b.seg();
         for (int panel = 0; panel * NR < nc; panel++) {
             int n = jc + panel * NR, width = Math.min(NR, nc - panel * NR);
@@ -167,7 +167,7 @@ final class VectorGemm {
                 for (int p = 0; p < kc; p++) java.util.Arrays.fill(dst, base + p * NR + width, base + p * NR + NR, 0f);
             }
             if (b.rs() == 1) {
-                packTransposed(b, pc, kc, n, width, dst, base);
+                packTransposed(b, pc, kc, n, width, dst, base, stage);
             } else {
                 for (int p = 0; p < kc; p++) {
                     long src = b.offset() + (long) (pc + p) * b.rs() + (long) n * b.cs();
@@ -189,12 +189,12 @@ final class VectorGemm {
      * transposed in registers ({@link Transpose16}), so each store is a whole panel row segment;
      * the rest, and F16, element by element.
      */
-    private static void packTransposed(Operand b, int pc, int kc, int n, int width, float[] dst, int base) {
+    private static void packTransposed(Operand b, int pc, int kc, int n, int width, float[] dst, int base,
+                                       float[] stage) {
         MemorySegment seg = b.seg();
         long cs = b.cs(), row0 = b.offset() + (long) n * cs + pc;
         int p = 0;
         if (L == Transpose16.N && width == NR && b.dtype() != DType.F16) {
-            float[] stage = WORKSPACE.get().stage;
             boolean bf16 = b.dtype() == DType.BF16;
             for (; p + L <= kc; p += L) {
                 for (int jb = 0; jb < NR; jb += L) {
