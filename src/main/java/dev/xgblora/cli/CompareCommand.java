@@ -42,8 +42,9 @@ public final class CompareCommand implements Callable<Integer> {
     Path output;
     @Option(names = "--title", paramLabel = "TEXT", defaultValue = "xgblora runs compared", description = "Title of the page.")
     String title;
-    @Option(names = "--grid", paramLabel = "ROW,COLUMN", split = ",", description = "Also a heat map of the final metric over two settings "
-            + "(train option names, e.g. steps-per-booster,layers-per-booster); runs sharing a cell (seeds) are averaged.")
+    @Option(names = "--grid", paramLabel = "ROW,COLUMN[,PANEL]", split = ",", description = "Also a heat map of the final metric over two settings "
+            + "(train option names, e.g. steps-per-booster,layers-per-booster), one per value of a third when given (e.g. lr), all on one colour "
+            + "scale; runs sharing a cell (seeds) are averaged.")
     List<String> grid;
     @Option(names = "--metric", defaultValue = "accuracy", description = "Metric of the heat map: accuracy (default), mcc, f1, loss or perplexity.")
     String metric;
@@ -61,7 +62,9 @@ public final class CompareCommand implements Callable<Integer> {
         System.out.print(table(loaded));
         dev.xgblora.cli.report.SettingsGrid heat = null;
         if (grid != null) {
-            if (grid.size() != 2) throw new IllegalArgumentException("--grid takes two setting names, ROW,COLUMN; got " + grid);
+            if (grid.size() != 2 && grid.size() != 3) {
+                throw new IllegalArgumentException("--grid takes two or three setting names, ROW,COLUMN[,PANEL]; got " + grid);
+            }
             String key = "after_" + metric.toLowerCase(Locale.ROOT);
             if (!List.of("after_accuracy", "after_mcc", "after_f1", "after_loss", "after_perplexity").contains(key)) {
                 throw new IllegalArgumentException("--metric: expected accuracy, mcc, f1, loss or perplexity, got '" + metric + "'");
@@ -73,10 +76,11 @@ public final class CompareCommand implements Callable<Integer> {
                     if (!s.containsKey(g)) throw new IllegalArgumentException(runs.get(i) + ": no setting '" + g + "' (settings: " + s.keySet() + ")");
                 }
                 JsonNode v = readJson(runs.get(i).resolve(RunReport.RESULTS)).path(key);
-                points.add(new dev.xgblora.cli.report.SettingsGrid.Point(plain(s.get(grid.get(0))), plain(s.get(grid.get(1))),
+                String panel = grid.size() == 3 ? plain(s.get(grid.get(2))) : "";
+                points.add(new dev.xgblora.cli.report.SettingsGrid.Point(panel, plain(s.get(grid.get(0))), plain(s.get(grid.get(1))),
                         v.isNumber() ? v.asDouble() : Double.NaN));
             }
-            heat = new dev.xgblora.cli.report.SettingsGrid(grid.get(0), grid.get(1), metric, points);
+            heat = new dev.xgblora.cli.report.SettingsGrid(grid.get(0), grid.get(1), grid.size() == 3 ? grid.get(2) : null, metric, points);
             System.out.println();
             System.out.print(heat.text());
         }
