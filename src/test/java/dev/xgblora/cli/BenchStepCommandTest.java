@@ -173,6 +173,37 @@ class BenchStepCommandTest {
         assertEquals("--peak-gflops", got.get("peak_basis").asText());
     }
 
+    /**
+     * --profile-ops times the kernel ops through a proxy: the same computation (the same losses), the
+     * linear forward counted on every linear of the forward, the ops' time within the step's.
+     */
+    @Test
+    void profileOpsTimesEveryKernelCallWithoutChangingTheStep() throws IOException {
+        JsonNode plain = runJson("lora", "vector");
+        List<String> args = new ArrayList<>(List.of("--method", "lora", "--model", modelDir.toString(), "--kernels", "vector", "--json", "--profile-ops"));
+        for (JsonNode a : golden.get("run")) args.add(a.asText());
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r::err);
+        JsonNode got = JSON.readTree(r.out().strip());
+        assertEquals(plain.get("loss_last").asDouble(), got.get("loss_last").asDouble(), 0.0, "the proxy must not change what runs");
+        Map<String, JsonNode> ops = new LinkedHashMap<>();
+        got.get("ops").forEach(o -> ops.put(o.get("op").asText(), o));
+        assertTrue(ops.containsKey("linearLoraForward") || ops.containsKey("linearForward"), ops.keySet()::toString);
+        double inOps = 0;
+        for (JsonNode o : ops.values()) {
+            assertTrue(o.get("calls_per_step").asDouble() > 0 && o.get("ms_per_step").asDouble() >= 0, o::toString);
+            inOps += o.get("ms_per_step").asDouble();
+        }
+        // 3 layers × 6 linears per forward, each one call of a linear forward kind
+        double linears = ops.getOrDefault("linearLoraForward", JSON.createObjectNode()).path("calls_per_step").asDouble()
+                + ops.getOrDefault("linearForward", JSON.createObjectNode()).path("calls_per_step").asDouble();
+        assertTrue(linears >= 18, "linear forwards per step: " + linears);
+        assertTrue(inOps <= got.get("step_ms_mean").asDouble() * 1.001 + 0.01, inOps + " ms in ops vs step " + got.get("step_ms_mean"));
+        Run text = run("--method", "lora", "--model", modelDir.toString(), "--steps", "2", "--warmup", "1", "--batch", "2", "--seq", "4", "--profile-ops");
+        assertEquals(0, text.exit(), text::err);
+        assertTrue(text.out().contains("(outside kernels)"), text.out());
+    }
+
     /** Ragged batches: lengths 4 and 8 alternate; two timed steps each, so each length's median is its mean. */
     @Test
     void raggedLengthsAlternateAndCountEveryTimedToken() throws IOException {
