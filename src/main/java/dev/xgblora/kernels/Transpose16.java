@@ -34,10 +34,15 @@ final class Transpose16 {
 
     /** dst[dOff + c·dStride + r] = src[r·16 + c] for r, c in [0, 16). */
     static void transpose(float[] src, float[] dst, int dOff, int dStride) {
-        FloatVector r0 = FloatVector.fromArray(S, src, 0), r1 = FloatVector.fromArray(S, src, 16), r2 = FloatVector.fromArray(S, src, 32), r3 = FloatVector.fromArray(S, src, 48);
-        FloatVector r4 = FloatVector.fromArray(S, src, 64), r5 = FloatVector.fromArray(S, src, 80), r6 = FloatVector.fromArray(S, src, 96), r7 = FloatVector.fromArray(S, src, 112);
-        FloatVector r8 = FloatVector.fromArray(S, src, 128), r9 = FloatVector.fromArray(S, src, 144), r10 = FloatVector.fromArray(S, src, 160), r11 = FloatVector.fromArray(S, src, 176);
-        FloatVector r12 = FloatVector.fromArray(S, src, 192), r13 = FloatVector.fromArray(S, src, 208), r14 = FloatVector.fromArray(S, src, 224), r15 = FloatVector.fromArray(S, src, 240);
+        transpose(src, 0, 16, dst, dOff, dStride);
+    }
+
+    /** dst[dOff + c·dStride + r] = src[sOff + r·sStride + c] for r, c in [0, 16). */
+    static void transpose(float[] src, int sOff, int sStride, float[] dst, int dOff, int dStride) {
+        FloatVector r0 = FloatVector.fromArray(S, src, sOff), r1 = FloatVector.fromArray(S, src, sOff + sStride), r2 = FloatVector.fromArray(S, src, sOff + 2 * sStride), r3 = FloatVector.fromArray(S, src, sOff + 3 * sStride);
+        FloatVector r4 = FloatVector.fromArray(S, src, sOff + 4 * sStride), r5 = FloatVector.fromArray(S, src, sOff + 5 * sStride), r6 = FloatVector.fromArray(S, src, sOff + 6 * sStride), r7 = FloatVector.fromArray(S, src, sOff + 7 * sStride);
+        FloatVector r8 = FloatVector.fromArray(S, src, sOff + 8 * sStride), r9 = FloatVector.fromArray(S, src, sOff + 9 * sStride), r10 = FloatVector.fromArray(S, src, sOff + 10 * sStride), r11 = FloatVector.fromArray(S, src, sOff + 11 * sStride);
+        FloatVector r12 = FloatVector.fromArray(S, src, sOff + 12 * sStride), r13 = FloatVector.fromArray(S, src, sOff + 13 * sStride), r14 = FloatVector.fromArray(S, src, sOff + 14 * sStride), r15 = FloatVector.fromArray(S, src, sOff + 15 * sStride);
         FloatVector lo = FloatVector.fromArray(S, LOW8, 0), hi = FloatVector.fromArray(S, HIGH8, 0);
         FloatVector t0 = lo.selectFrom(r0, r8), t8 = hi.selectFrom(r0, r8), t1 = lo.selectFrom(r1, r9), t9 = hi.selectFrom(r1, r9);
         FloatVector t2 = lo.selectFrom(r2, r10), t10 = hi.selectFrom(r2, r10), t3 = lo.selectFrom(r3, r11), t11 = hi.selectFrom(r3, r11);

@@ -6,6 +6,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -25,6 +26,7 @@ import java.util.Arrays;
 final class VectorFlashAttention {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Queries per tile. */
     static final int BQ = 64;
     /** Keys per tile: a multiple of the vector length, so score rows need no tail loops. */
@@ -158,8 +160,7 @@ final class VectorFlashAttention {
         for (int r = 0; r < rows; r++) {
             boolean none = w.l[r] == 0f;
             float inv = none ? 0f : 1f / w.l[r];
-            long o = out.at(b, q0 + r, h);
-            for (int d = 0; d < n.d; d++) out.seg.setAtIndex(Operand.F32, o + d, w.acc[r * dp + d] * inv);
+            storeRow(w.acc, r * dp, inv, out, out.at(b, q0 + r, h), n.d);
             if (lse != null) {
                 float value = none ? Float.NEGATIVE_INFINITY : (float) (w.m[r] + StrictMath.log(w.l[r]));
                 lse.data().setAtIndex(Operand.F32, lse.offset() + ((long) b * n.hq + h) * n.t + q0 + r, value);
@@ -294,33 +295,65 @@ final class VectorFlashAttention {
     /** K and V of (batch b, kv head g): rows padded to dp (kp, vp) and, per key tile, transposed [dp, BK]. */
     private static void packKeys(Shape n, Heads k, Heads v, int b, int g, Workspace w, boolean transposeV) {
         int dp = n.dp, kvFloats = n.keyTiles * BK * dp;
-        Arrays.fill(w.kt, 0, kvFloats, 0f);
-        if (transposeV) Arrays.fill(w.vt, 0, kvFloats, 0f);
         for (int s = 0; s < n.s; s++) {
-            long ko = k.at(b, s, g), vo = v.at(b, s, g);
-            int tile = (s / BK) * BK * dp, col = s % BK;
-            for (int d = 0; d < dp; d++) {
-                float kv = d < n.d ? k.seg.getAtIndex(Operand.F32, ko + d) : 0f;
-                float vv = d < n.d ? v.seg.getAtIndex(Operand.F32, vo + d) : 0f;
-                w.kp[s * dp + d] = kv;
-                w.vp[s * dp + d] = vv;
-                w.kt[tile + d * BK + col] = kv;
-                if (transposeV) w.vt[tile + d * BK + col] = vv;
+            loadRow(k, k.at(b, s, g), n.d, dp, 1f, w.kp, s * dp);
+            loadRow(v, v.at(b, s, g), n.d, dp, 1f, w.vp, s * dp);
+        }
+        // rows past S in the last tile are zero, so their transposed columns are too
+        Arrays.fill(w.kp, n.s * dp, kvFloats, 0f);
+        Arrays.fill(w.vp, n.s * dp, kvFloats, 0f);
+        transposeTiles(w.kp, w.kt, n.keyTiles, dp);
+        if (transposeV) transposeTiles(w.vp, w.vt, n.keyTiles, dp);
+    }
+
+    /** dst[tile j][d][col] = src[(j·BK + col)·dp + d]: each key tile of rows [BK, dp] transposed to [dp, BK]. */
+    private static void transposeTiles(float[] src, float[] dst, int keyTiles, int dp) {
+        if (L == Transpose16.N) { // BK and dp are multiples of 16: whole register blocks
+            for (int j = 0; j < keyTiles; j++) {
+                int tile = j * BK * dp;
+                for (int s0 = 0; s0 < BK; s0 += L) {
+                    for (int d0 = 0; d0 < dp; d0 += L) Transpose16.transpose(src, tile + s0 * dp + d0, dp, dst, tile + d0 * BK + s0, BK);
+                }
+            }
+            return;
+        }
+        for (int j = 0; j < keyTiles; j++) {
+            int tile = j * BK * dp;
+            for (int col = 0; col < BK; col++) {
+                for (int d = 0; d < dp; d++) dst[tile + d * BK + col] = src[tile + col * dp + d];
             }
         }
     }
 
     /** rows × D of head h from query q0, times mul, into dst [rows, dp] (pad columns 0). */
     private static void packRows(Heads x, int b, int h, int q0, int rows, int d, int dp, float mul, float[] dst) {
-        for (int r = 0; r < rows; r++) {
-            long o = x.at(b, q0 + r, h);
-            for (int c = 0; c < dp; c++) dst[r * dp + c] = c < d ? x.seg.getAtIndex(Operand.F32, o + c) * mul : 0f;
-        }
+        for (int r = 0; r < rows; r++) loadRow(x, x.at(b, q0 + r, h), d, dp, mul, dst, r * dp);
     }
 
-    /** dst[row at o, 0..d) += mul · src[at..at+d). */
+    /** dst[off..off+d) = mul · x[o..o+d) (one rounding, as the scalar product), dst[off+d..off+dp) = 0. */
+    private static void loadRow(Heads x, long o, int d, int dp, float mul, float[] dst, int off) {
+        int c = 0;
+        for (; c + L <= d; c += L) FloatVector.fromMemorySegment(S, x.seg, (o + c) * 4, LE).mul(mul).intoArray(dst, off + c);
+        for (; c < d; c++) dst[off + c] = x.seg.getAtIndex(Operand.F32, o + c) * mul;
+        for (; c < dp; c++) dst[off + c] = 0f;
+    }
+
+    /** dst[row at o, 0..d) = mul · src[at..at+d). */
+    private static void storeRow(float[] src, int at, float mul, Heads dst, long o, int d) {
+        int c = 0;
+        for (; c + L <= d; c += L) FloatVector.fromArray(S, src, at + c).mul(mul).intoMemorySegment(dst.seg, (o + c) * 4, LE);
+        for (; c < d; c++) dst.seg.setAtIndex(Operand.F32, o + c, src[at + c] * mul);
+    }
+
+    /** dst[row at o, 0..d) += mul · src[at..at+d) (product rounded, then the sum: as the scalar form). */
     private static void addRow(float[] src, int at, float mul, Heads dst, long o, int d) {
-        for (int c = 0; c < d; c++) {
+        int c = 0;
+        for (; c + L <= d; c += L) {
+            long byteAt = (o + c) * 4;
+            FloatVector.fromArray(S, src, at + c).mul(mul).add(FloatVector.fromMemorySegment(S, dst.seg, byteAt, LE))
+                    .intoMemorySegment(dst.seg, byteAt, LE);
+        }
+        for (; c < d; c++) {
             dst.seg.setAtIndex(Operand.F32, o + c, dst.seg.getAtIndex(Operand.F32, o + c) + mul * src[at + c]);
         }
     }
@@ -363,56 +396,111 @@ final class VectorFlashAttention {
     /**
      * C[r, 0..cols) (+)= Σ_{i < kLen} A(r, i) · B[i, 0..cols) for r &lt; rows, summed in order of i:
      * A(r, i) = a[aOff + r·ars + i·acs] (any strides, so Aᵀ is free), B and C row-major with row
-     * strides brs and crs, cols a multiple of the vector length. Four rows share each load of B.
+     * strides brs and crs, cols a multiple of the vector length. Blocks of four rows × two vectors
+     * keep eight independent sums in registers (four rows share each load of B, two vectors each
+     * broadcast of A); each block is its own small method, so no vector crosses a call.
      */
     static void multiply(float[] a, int aOff, int ars, int acs, float[] bm, int bOff, int brs, int kLen,
                          float[] c, int cOff, int crs, int rows, int cols, boolean accumulate) {
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
-            int a0 = aOff + r * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
-            int c0 = cOff + r * crs;
-            for (int col = 0; col < cols; col += L) {
-                FloatVector s0, s1, s2, s3;
-                if (accumulate) {
-                    s0 = FloatVector.fromArray(S, c, c0 + col);
-                    s1 = FloatVector.fromArray(S, c, c0 + crs + col);
-                    s2 = FloatVector.fromArray(S, c, c0 + 2 * crs + col);
-                    s3 = FloatVector.fromArray(S, c, c0 + 3 * crs + col);
-                } else {
-                    s0 = s1 = s2 = s3 = FloatVector.zero(S);
-                }
-                for (int i = 0; i < kLen; i++) {
-                    FloatVector bv = FloatVector.fromArray(S, bm, bOff + i * brs + col);
-                    int ai = i * acs;
-                    s0 = bv.fma(FloatVector.broadcast(S, a[a0 + ai]), s0);
-                    s1 = bv.fma(FloatVector.broadcast(S, a[a1 + ai]), s1);
-                    s2 = bv.fma(FloatVector.broadcast(S, a[a2 + ai]), s2);
-                    s3 = bv.fma(FloatVector.broadcast(S, a[a3 + ai]), s3);
-                }
-                s0.intoArray(c, c0 + col);
-                s1.intoArray(c, c0 + crs + col);
-                s2.intoArray(c, c0 + 2 * crs + col);
-                s3.intoArray(c, c0 + 3 * crs + col);
+            int col = 0;
+            for (; col + 2 * L <= cols; col += 2 * L) {
+                block4x2(a, aOff + r * ars, ars, acs, bm, bOff + col, brs, kLen, c, cOff + r * crs + col, crs, accumulate);
+            }
+            for (; col < cols; col += L) {
+                block4x1(a, aOff + r * ars, ars, acs, bm, bOff + col, brs, kLen, c, cOff + r * crs + col, crs, accumulate);
             }
         }
         for (; r < rows; r++) {
-            int a0 = aOff + r * ars, c0 = cOff + r * crs;
             for (int col = 0; col < cols; col += L) {
-                FloatVector s0 = accumulate ? FloatVector.fromArray(S, c, c0 + col) : FloatVector.zero(S);
-                for (int i = 0; i < kLen; i++) {
-                    s0 = FloatVector.fromArray(S, bm, bOff + i * brs + col).fma(FloatVector.broadcast(S, a[a0 + i * acs]), s0);
-                }
-                s0.intoArray(c, c0 + col);
+                block1x1(a, aOff + r * ars, acs, bm, bOff + col, brs, kLen, c, cOff + r * crs + col, accumulate);
             }
         }
+    }
+
+    /** Four rows × two vectors of C from a0 (A rows ars apart) and b0; see {@link #multiply}. */
+    private static void block4x2(float[] a, int a0, int ars, int acs, float[] bm, int b0, int brs, int kLen,
+                                 float[] c, int c0, int crs, boolean accumulate) {
+        int a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+        FloatVector s00, s01, s10, s11, s20, s21, s30, s31;
+        if (accumulate) {
+            s00 = FloatVector.fromArray(S, c, c0);
+            s01 = FloatVector.fromArray(S, c, c0 + L);
+            s10 = FloatVector.fromArray(S, c, c0 + crs);
+            s11 = FloatVector.fromArray(S, c, c0 + crs + L);
+            s20 = FloatVector.fromArray(S, c, c0 + 2 * crs);
+            s21 = FloatVector.fromArray(S, c, c0 + 2 * crs + L);
+            s30 = FloatVector.fromArray(S, c, c0 + 3 * crs);
+            s31 = FloatVector.fromArray(S, c, c0 + 3 * crs + L);
+        } else {
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = FloatVector.zero(S);
+        }
+        for (int i = 0; i < kLen; i++) {
+            int bi = b0 + i * brs, ai = i * acs;
+            FloatVector u = FloatVector.fromArray(S, bm, bi), v = FloatVector.fromArray(S, bm, bi + L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + ai]);
+            s00 = u.fma(x, s00);
+            s01 = v.fma(x, s01);
+            x = FloatVector.broadcast(S, a[a1 + ai]);
+            s10 = u.fma(x, s10);
+            s11 = v.fma(x, s11);
+            x = FloatVector.broadcast(S, a[a2 + ai]);
+            s20 = u.fma(x, s20);
+            s21 = v.fma(x, s21);
+            x = FloatVector.broadcast(S, a[a3 + ai]);
+            s30 = u.fma(x, s30);
+            s31 = v.fma(x, s31);
+        }
+        s00.intoArray(c, c0);
+        s01.intoArray(c, c0 + L);
+        s10.intoArray(c, c0 + crs);
+        s11.intoArray(c, c0 + crs + L);
+        s20.intoArray(c, c0 + 2 * crs);
+        s21.intoArray(c, c0 + 2 * crs + L);
+        s30.intoArray(c, c0 + 3 * crs);
+        s31.intoArray(c, c0 + 3 * crs + L);
+    }
+
+    /** Four rows × one vector of C; see {@link #multiply}. */
+    private static void block4x1(float[] a, int a0, int ars, int acs, float[] bm, int b0, int brs, int kLen,
+                                 float[] c, int c0, int crs, boolean accumulate) {
+        int a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+        FloatVector s0, s1, s2, s3;
+        if (accumulate) {
+            s0 = FloatVector.fromArray(S, c, c0);
+            s1 = FloatVector.fromArray(S, c, c0 + crs);
+            s2 = FloatVector.fromArray(S, c, c0 + 2 * crs);
+            s3 = FloatVector.fromArray(S, c, c0 + 3 * crs);
+        } else {
+            s0 = s1 = s2 = s3 = FloatVector.zero(S);
+        }
+        for (int i = 0; i < kLen; i++) {
+            FloatVector bv = FloatVector.fromArray(S, bm, b0 + i * brs);
+            int ai = i * acs;
+            s0 = bv.fma(FloatVector.broadcast(S, a[a0 + ai]), s0);
+            s1 = bv.fma(FloatVector.broadcast(S, a[a1 + ai]), s1);
+            s2 = bv.fma(FloatVector.broadcast(S, a[a2 + ai]), s2);
+            s3 = bv.fma(FloatVector.broadcast(S, a[a3 + ai]), s3);
+        }
+        s0.intoArray(c, c0);
+        s1.intoArray(c, c0 + crs);
+        s2.intoArray(c, c0 + 2 * crs);
+        s3.intoArray(c, c0 + 3 * crs);
+    }
+
+    /** One row × one vector of C; see {@link #multiply}. */
+    private static void block1x1(float[] a, int a0, int acs, float[] bm, int b0, int brs, int kLen, float[] c, int c0,
+                                 boolean accumulate) {
+        FloatVector s0 = accumulate ? FloatVector.fromArray(S, c, c0) : FloatVector.zero(S);
+        for (int i = 0; i < kLen; i++) s0 = FloatVector.fromArray(S, bm, b0 + i * brs).fma(FloatVector.broadcast(S, a[a0 + i * acs]), s0);
+        s0.intoArray(c, c0);
     }
 
     private static float rowMax(float[] x, int at) {
         FloatVector mv = FloatVector.fromArray(S, x, at);
         for (int c = L; c < BK; c += L) mv = mv.max(FloatVector.fromArray(S, x, at + c));
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < L; i++) max = Math.max(max, mv.lane(i));
-        return max;
+        return mv.reduceLanes(jdk.incubator.vector.VectorOperators.MAX); // max is exact in any order
     }
 
     /** x[at..at+BK) = exp(x − shift); returns their sum (fixed order). */

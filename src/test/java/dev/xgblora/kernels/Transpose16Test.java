@@ -24,4 +24,18 @@ class Transpose16Test {
             for (int j = 16; j < stride && off + c * stride + j < dst.length; j++) assertEquals(-1f, dst[off + c * stride + j]);
         }
     }
+
+    /** A block read from inside a wider row-major source (row stride 40, offset 7). */
+    @Test
+    void readsABlockOfAStridedSource() {
+        Random rnd = new Random(4);
+        int sStride = 40, sOff = 7, dStride = 64;
+        float[] src = new float[sOff + 16 * sStride];
+        for (int i = 0; i < src.length; i++) src[i] = rnd.nextFloat();
+        float[] dst = new float[16 * dStride];
+        Transpose16.transpose(src, sOff, sStride, dst, 0, dStride);
+        for (int r = 0; r < 16; r++) {
+            for (int c = 0; c < 16; c++) assertEquals(src[sOff + r * sStride + c], dst[c * dStride + r], "element (" + r + ", " + c + ")");
+        }
+    }
 }
