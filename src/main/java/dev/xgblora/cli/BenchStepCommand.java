@@ -123,7 +123,7 @@ public final class BenchStepCommand implements Callable<Integer> {
         Path dir = model != null ? model : ModelCache.miniLm();
         int nThreads = threads != null ? threads : Backends.threadsProperty();
         Kernels raw = Backends.create(kernels.equals("cpu") ? "vector" : kernels, nThreads);
-        OpProfile profile = profileOps ? OpProfile.wrap(raw) : null;
+        OpProfile profile = profileOps ? new OpProfile(raw) : null;
         Kernels k = profile != null ? profile.kernels() : raw;
         try (WeightStore store = WeightStore.open(dir)) {
             BertEncoder encoder = new BertEncoder(bertConfig(ModelConfig.load(dir), dir), store::tensor, k);

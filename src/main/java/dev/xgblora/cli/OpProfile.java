@@ -20,20 +20,19 @@ import java.util.Map;
  */
 final class OpProfile implements InvocationHandler {
     private final Kernels target;
+    private final Kernels proxy;
     private final Map<String, long[]> byOp = new LinkedHashMap<>(); // name → {calls, nanos}
     private boolean recording;
 
-    private OpProfile(Kernels target) {
+    /** Profiles calls to {@code target}; they reach it unchanged. The caller still closes {@code target}. */
+    OpProfile(Kernels target) {
         this.target = target;
+        this.proxy = (Kernels) Proxy.newProxyInstance(Kernels.class.getClassLoader(), new Class<?>[]{Kernels.class}, this);
     }
 
-    /** The profiled kernels and their profile: calls reach {@code target} unchanged. */
-    static OpProfile wrap(Kernels target) {
-        return new OpProfile(target);
-    }
-
+    /** The kernels to hand to the model: every call is timed, then forwarded. */
     Kernels kernels() {
-        return (Kernels) Proxy.newProxyInstance(Kernels.class.getClassLoader(), new Class<?>[]{Kernels.class, AutoCloseable.class}, this);
+        return proxy;
     }
 
     /** Counts the calls from now on (the timed steps), not before (warm-up). */
@@ -43,21 +42,14 @@ final class OpProfile implements InvocationHandler {
 
     @Override
     public Object invoke(Object proxy, java.lang.reflect.Method method, Object[] args) throws Throwable {
-        if (method.getDeclaringClass() == Object.class || method.getDeclaringClass() == AutoCloseable.class) {
-            if (method.getName().equals("close") && target instanceof AutoCloseable c) {
-                c.close();
-                return null;
-            }
-            if (method.getName().equals("close")) return null;
-            return method.invoke(target, args);
-        }
+        boolean timed = recording && method.getDeclaringClass() != Object.class;
         long t0 = System.nanoTime();
         try {
             return method.invoke(target, args);
         } catch (InvocationTargetException e) {
             throw e.getCause();
         } finally {
-            if (recording) {
+            if (timed) {
                 long[] s = byOp.computeIfAbsent(method.getName(), k -> new long[2]);
                 s[0]++;
                 s[1] += System.nanoTime() - t0;
