@@ -14,17 +14,15 @@ import java.nio.ByteOrder;
  * ({@link Term}, read by VectorGemm's tile store), so y is written once instead of being re-read
  * and re-written by a separate rank-r update.
  *
- * <p>Backward: one pass over dy gives both dh = scale·dy·B and dB += scale·dyᵀ·h (each dy row is
- * loaded once for both), and one pass over x gives both dA += dhᵀ·x and dx += dh·A. Passes are
- * split into fixed column chunks, dh's per-chunk partial sums are added in chunk order, so the
- * result does not depend on the thread count.
+ * <p>Backward: dh = scale·dy·B, dB += scale·dyᵀ·h, dA += dhᵀ·x and dx += dh·A, each a register-blocked
+ * pass (see {@link #backward}); the result does not depend on the thread count.
  */
 final class VectorLora {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Columns of dy per part of the dy pass: a fixed size, so dh's partial sums never depend on threads. */
-    static final int CHUNK = 256;
+    /** Rows per block of the column-strip passes: the block's rows stay in L2 while the strips go across them. */
+    private static final int ROW_BLOCK = 64;
 
     private VectorLora() {
     }
@@ -38,8 +36,8 @@ final class VectorLora {
 
     /** Per-caller-thread buffers, grown when a larger shape comes and reused after. */
     private static final class Scratch {
-        float[] bt = new float[0], dbt = new float[0], partial = new float[0], g = new float[0], aw = new float[0], dacc = new float[0];
-        final float[] lanes = new float[4 * L];
+        float[] bt = new float[0], g = new float[0], hs = new float[0], aw = new float[0], acc = new float[0];
+        final float[] lanes = new float[16 * L];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -73,85 +71,118 @@ final class VectorLora {
     /**
      * dh = scale·dy·b (overwritten), db += scale·dyᵀ·h, da += dhᵀ·x, dx += dh·a; da, db, dx may be
      * null. dy, x, h, dh and the gradients are F32; a and b of any dtype.
+     *
+     * <p>Each product is its own register-blocked pass, so the sums stay in registers instead of being
+     * loaded and stored per row: dh row blocks in parallel, dB, dA and dx column strips in parallel.
+     * Every output element is summed by one thread in a fixed order, so the bits do not depend on
+     * the thread count (dh: vector lanes over the row, then the lanes in a fixed fold and the tail;
+     * dB, dA over rows in order; dx over ranks in order).
      */
     static void backward(KernelPool pool, Operand dy, Operand x, Operand a, Operand b, float scale, Operand h,
                          Operand dh, Operand da, Operand db, Operand dx) {
-        int m = dy.rows(), n = dy.cols(), r = a.rows(), stride = stride(n), chunks = (n + CHUNK - 1) / CHUNK;
+        int m = dy.rows(), n = dy.cols(), r = a.rows(), k = x.cols(), nStride = stride(n), kStride = stride(k);
         Scratch s = SCRATCH.get();
-        float[] bt = packTransposed(b, 1f, stride);
-        if (s.partial.length < m * chunks * r) s.partial = new float[m * chunks * r];
-        float[] partial = s.partial;
-        float[] dbt = null;
-        if (db != null) {
-            if (s.dbt.length < r * stride) s.dbt = new float[r * stride];
-            dbt = s.dbt;
-            java.util.Arrays.fill(dbt, 0, r * stride, 0f);
-        }
-        float[] dbtFinal = dbt;
-        pool.forRange(chunks, 1, (c0, c1) -> {
-            for (int c = c0; c < c1; c++) dyChunk(dy, h, scale, bt, stride, dbtFinal, partial, chunks, c, r);
-        });
-        // dh[i, j] = scale · Σ_chunks partial, in chunk order.
+        float[] bt = packTransposed(b, 1f, nStride);
+        float[] g = s.g = grow(s.g, m * r);
+        pool.forRange(m, 4, (i0, i1) -> dhRows(dy, bt, nStride, r, scale, g, i0, i1));
         for (int i = 0; i < m; i++) {
-            for (int j = 0; j < r; j++) {
-                float sum = 0f;
-                for (int c = 0; c < chunks; c++) sum += partial[(i * chunks + c) * r + j];
-                dh.seg().setAtIndex(Operand.F32, dh.offset() + (long) i * dh.rs() + j, scale * sum);
-            }
+            for (int j = 0; j < r; j++) dh.seg().setAtIndex(Operand.F32, dh.offset() + (long) i * dh.rs() + j, g[i * r + j]);
         }
         if (db != null) {
+            float[] hs = s.hs = grow(s.hs, m * r);
+            for (int i = 0; i < m; i++) for (int j = 0; j < r; j++) hs[i * r + j] = scale * h.get(i, j);
+            float[] acc = s.acc = grow(s.acc, r * nStride);
+            java.util.Arrays.fill(acc, 0, r * nStride, 0f);
+            pool.forRange(n, 4 * L, (c0, c1) -> rowSums(dy, hs, r, acc, nStride, c0, c1));
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < r; j++) {
                     long at = db.offset() + (long) i * db.rs() + (long) j * db.cs();
-                    db.seg().setAtIndex(Operand.F32, at, db.seg().getAtIndex(Operand.F32, at) + dbt[j * stride + i]);
+                    db.seg().setAtIndex(Operand.F32, at, db.seg().getAtIndex(Operand.F32, at) + acc[j * nStride + i]);
                 }
             }
         }
         if (da == null && dx == null) return;
-        pool.forRange(x.cols(), 4 * L, (k0, k1) -> xChunk(x, a, dh, da, dx, k0, k1));
-    }
-
-    /**
-     * Columns [c·CHUNK, …) of dy: dh partial dots against B's columns, and dBᵀ += scale·h[i, j]·dy[i, :].
-     * Rows go four at a time, so each dBᵀ vector is loaded and stored once per four rows (its sums
-     * still run row by row in order: the same bits as one row at a time).
-     */
-    private static void dyChunk(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
-                                float[] partial, int chunks, int c, int r) {
-        int m = dy.rows(), i = 0;
-        float[] lanes = SCRATCH.get().lanes;
-        for (; i + 4 <= m; i += 4) dyRows4(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i, lanes);
-        for (; i < m; i++) dyRow(dy, h, scale, bt, stride, dbt, partial, chunks, c, r, i);
-    }
-
-    private static void dyRows4(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
-                                float[] partial, int chunks, int c, int r, int i, float[] lanes) {
-        int n0 = c * CHUNK, n1 = Math.min(dy.cols(), n0 + CHUNK), vEnd = n0 + (n1 - n0) / L * L;
-        MemorySegment ds = dy.seg(), hs = h.seg();
-        long row0 = dy.offset() + (long) i * dy.rs(), rs = dy.rs(), h0 = h.offset() + (long) i * h.rs(), hRs = h.rs();
+        float[] acc = s.acc = grow(s.acc, r * kStride), aw = s.aw = grow(s.aw, r * kStride);
         for (int j = 0; j < r; j++) {
-            float s0 = scale * hs.getAtIndex(Operand.F32, h0 + j), s1 = scale * hs.getAtIndex(Operand.F32, h0 + hRs + j);
-            float s2 = scale * hs.getAtIndex(Operand.F32, h0 + 2 * hRs + j), s3 = scale * hs.getAtIndex(Operand.F32, h0 + 3 * hRs + j);
-            int bRow = j * stride;
-            dyDots4(ds, row0, rs, bt, bRow, n0, vEnd, lanes);
-            if (dbt != null) dbUpdate4(ds, row0, rs, dbt, bRow, n0, vEnd, s0, s1, s2, s3);
-            int at = (i * chunks + c) * r + j, next = chunks * r;
-            partial[at] = dyTail(ds, row0, bt, bRow, dbt, s0, vEnd, n1, Lanes.sum(lanes, 0));
-            partial[at + next] = dyTail(ds, row0 + rs, bt, bRow, dbt, s1, vEnd, n1, Lanes.sum(lanes, L));
-            partial[at + 2 * next] = dyTail(ds, row0 + 2 * rs, bt, bRow, dbt, s2, vEnd, n1, Lanes.sum(lanes, 2 * L));
-            partial[at + 3 * next] = dyTail(ds, row0 + 3 * rs, bt, bRow, dbt, s3, vEnd, n1, Lanes.sum(lanes, 3 * L));
+            for (int c = 0; c < k; c++) {
+                aw[j * kStride + c] = a.get(j, c);
+                if (da != null) acc[j * kStride + c] = da.seg().getAtIndex(Operand.F32, da.offset() + (long) j * da.rs() + c);
+            }
+        }
+        pool.forRange(k, 4 * L, (c0, c1) -> {
+            if (da != null) rowSums(x, g, r, acc, kStride, c0, c1);
+            if (dx != null) addRankTerms(dx, g, r, aw, kStride, c0, c1);
+        });
+        if (da == null) return;
+        for (int j = 0; j < r; j++) {
+            for (int c = 0; c < k; c++) da.seg().setAtIndex(Operand.F32, da.offset() + (long) j * da.rs() + c, acc[j * kStride + c]);
         }
     }
 
+    private static float[] grow(float[] a, int n) {
+        return a.length >= n ? a : new float[n];
+    }
+
+    // ---- dh = scale·dy·B: rows [i0, i1), four rows × four ranks at a time --------------------------
+
+    private static void dhRows(Operand dy, float[] bt, int stride, int r, float scale, float[] g, int i0, int i1) {
+        Scratch s = SCRATCH.get();
+        int i = i0;
+        for (; i + 4 <= i1; i += 4) {
+            int j = 0;
+            for (; j + 4 <= r; j += 4) dhBlock(dy, bt, stride, r, scale, g, i, j, 4, s);
+            for (; j < r; j++) dhBlock(dy, bt, stride, r, scale, g, i, j, 1, s);
+        }
+        for (; i < i1; i++) for (int j = 0; j < r; j++) dhOne(dy, bt, stride, r, scale, g, i, j);
+    }
+
     /**
-     * The four rows' dots with B's column over whole vectors, staged to lanes (four L-lane vectors):
-     * passing vectors to a lane sum boxed them. Kept apart from the dBᵀ update so each stays small
-     * enough for C2 to compile whole inside the pool's lambda (together they ran the Vector API's
-     * allocating fallback on the worker threads).
+     * dh for rows i..i+3 and ranks j..j+ranks-1 (ranks 4 or 1): the vector sums over the whole row
+     * staged to lanes, then each lane sum plus the row's scalar tail.
      */
-    private static void dyDots4(MemorySegment ds, long row0, long rs, float[] bt, int bRow, int n0, int vEnd, float[] lanes) {
+    private static void dhBlock(Operand dy, float[] bt, int stride, int r, float scale, float[] g, int i, int j,
+                                int ranks, Scratch s) {
+        MemorySegment ds = dy.seg();
+        int n = dy.cols(), vEnd = n / L * L;
+        long row0 = dy.offset() + (long) i * dy.rs(), rs = dy.rs();
+        float[] lanes = s.lanes;
+        if (ranks == 4) dots4x4(ds, row0, rs, bt, j * stride, stride, vEnd, lanes);
+        else dots4x1(ds, row0, rs, bt, j * stride, vEnd, lanes);
+        for (int q = 0; q < 4; q++) {
+            for (int jj = 0; jj < ranks; jj++) {
+                float sum = tailDot(ds, row0 + q * rs, bt, (j + jj) * stride, vEnd, n, Lanes.sum(lanes, (q * ranks + jj) * L));
+                g[(i + q) * r + j + jj] = scale * sum;
+            }
+        }
+    }
+
+    /** Four dy rows against four of B's columns over whole vectors: sixteen sums staged to lanes (row-major). */
+    private static void dots4x4(MemorySegment ds, long row0, long rs, float[] bt, int bRow, int stride, int vEnd,
+                                float[] lanes) {
+        FloatVector s00 = FloatVector.zero(S), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+        FloatVector s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
+        for (int k = 0; k < vEnd; k += L) {
+            FloatVector b0 = FloatVector.fromArray(S, bt, bRow + k), b1 = FloatVector.fromArray(S, bt, bRow + stride + k);
+            FloatVector b2 = FloatVector.fromArray(S, bt, bRow + 2 * stride + k), b3 = FloatVector.fromArray(S, bt, bRow + 3 * stride + k);
+            FloatVector d = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE);
+            s00 = d.fma(b0, s00); s01 = d.fma(b1, s01); s02 = d.fma(b2, s02); s03 = d.fma(b3, s03);
+            d = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE);
+            s10 = d.fma(b0, s10); s11 = d.fma(b1, s11); s12 = d.fma(b2, s12); s13 = d.fma(b3, s13);
+            d = FloatVector.fromMemorySegment(S, ds, (row0 + 2 * rs + k) * 4, LE);
+            s20 = d.fma(b0, s20); s21 = d.fma(b1, s21); s22 = d.fma(b2, s22); s23 = d.fma(b3, s23);
+            d = FloatVector.fromMemorySegment(S, ds, (row0 + 3 * rs + k) * 4, LE);
+            s30 = d.fma(b0, s30); s31 = d.fma(b1, s31); s32 = d.fma(b2, s32); s33 = d.fma(b3, s33);
+        }
+        s00.intoArray(lanes, 0); s01.intoArray(lanes, L); s02.intoArray(lanes, 2 * L); s03.intoArray(lanes, 3 * L);
+        s10.intoArray(lanes, 4 * L); s11.intoArray(lanes, 5 * L); s12.intoArray(lanes, 6 * L); s13.intoArray(lanes, 7 * L);
+        s20.intoArray(lanes, 8 * L); s21.intoArray(lanes, 9 * L); s22.intoArray(lanes, 10 * L); s23.intoArray(lanes, 11 * L);
+        s30.intoArray(lanes, 12 * L); s31.intoArray(lanes, 13 * L); s32.intoArray(lanes, 14 * L); s33.intoArray(lanes, 15 * L);
+    }
+
+    /** Four dy rows against one of B's columns over whole vectors, staged to lanes (four L-lane vectors). */
+    private static void dots4x1(MemorySegment ds, long row0, long rs, float[] bt, int bRow, int vEnd, float[] lanes) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = n0; k < vEnd; k += L) {
+        for (int k = 0; k < vEnd; k += L) {
             FloatVector bv = FloatVector.fromArray(S, bt, bRow + k);
             a0 = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE).fma(bv, a0);
             a1 = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE).fma(bv, a1);
@@ -161,186 +192,168 @@ final class VectorLora {
         a0.intoArray(lanes, 0); a1.intoArray(lanes, L); a2.intoArray(lanes, 2 * L); a3.intoArray(lanes, 3 * L);
     }
 
-    /** dBᵀ[bRow + k] += Σ_q s_q · dy[q, k] over four rows in row order, whole vectors (dy is in L1 from the dots). */
-    private static void dbUpdate4(MemorySegment ds, long row0, long rs, float[] dbt, int bRow, int n0, int vEnd,
-                                  float s0, float s1, float s2, float s3) {
-        FloatVector v0 = FloatVector.broadcast(S, s0), v1 = FloatVector.broadcast(S, s1);
-        FloatVector v2 = FloatVector.broadcast(S, s2), v3 = FloatVector.broadcast(S, s3);
-        for (int k = n0; k < vEnd; k += L) {
-            FloatVector t = FloatVector.fromArray(S, dbt, bRow + k);
-            t = FloatVector.fromMemorySegment(S, ds, (row0 + k) * 4, LE).fma(v0, t);
-            t = FloatVector.fromMemorySegment(S, ds, (row0 + rs + k) * 4, LE).fma(v1, t);
-            t = FloatVector.fromMemorySegment(S, ds, (row0 + 2 * rs + k) * 4, LE).fma(v2, t);
-            t = FloatVector.fromMemorySegment(S, ds, (row0 + 3 * rs + k) * 4, LE).fma(v3, t);
-            t.intoArray(dbt, bRow + k);
+    /** One row and rank (the rows past the last block of four), in {@link #dhBlock}'s order. */
+    private static void dhOne(Operand dy, float[] bt, int stride, int r, float scale, float[] g, int i, int j) {
+        MemorySegment ds = dy.seg();
+        int n = dy.cols(), bRow = j * stride, vEnd = n / L * L;
+        long row = dy.offset() + (long) i * dy.rs();
+        FloatVector acc = FloatVector.zero(S);
+        for (int k = 0; k < vEnd; k += L) {
+            acc = FloatVector.fromMemorySegment(S, ds, (row + k) * 4, LE).fma(FloatVector.fromArray(S, bt, bRow + k), acc);
         }
+        g[i * r + j] = scale * tailDot(ds, row, bt, bRow, vEnd, n, Lanes.sum(acc));
     }
 
-    /** The columns [k0, n1) of one dy row past the whole vectors: returns sum + its dot with B's column. */
-    private static float dyTail(MemorySegment ds, long dyRow, float[] bt, int bRow, float[] dbt, float hs, int k0,
-                                int n1, float sum) {
-        for (int k = k0; k < n1; k++) {
-            float d = ds.getAtIndex(Operand.F32, dyRow + k);
-            sum = Math.fma(d, bt[bRow + k], sum);
-            if (dbt != null) dbt[bRow + k] = Math.fma(d, hs, dbt[bRow + k]);
-        }
+    /** sum + Σ dy[row, k]·bt[bRow + k] over the columns [k0, n1) past the whole vectors. */
+    private static float tailDot(MemorySegment ds, long row, float[] bt, int bRow, int k0, int n1, float sum) {
+        for (int k = k0; k < n1; k++) sum = Math.fma(ds.getAtIndex(Operand.F32, row + k), bt[bRow + k], sum);
         return sum;
     }
 
-    private static void dyRow(Operand dy, Operand h, float scale, float[] bt, int stride, float[] dbt,
-                              float[] partial, int chunks, int c, int r, int i) {
-        int n0 = c * CHUNK, n1 = Math.min(dy.cols(), n0 + CHUNK);
-        MemorySegment ds = dy.seg();
-        long dyRow = dy.offset() + (long) i * dy.rs();
-        for (int j = 0; j < r; j++) {
-            float hs = scale * h.seg().getAtIndex(Operand.F32, h.offset() + (long) i * h.rs() + j);
-            FloatVector acc = FloatVector.zero(S), hv = FloatVector.broadcast(S, hs);
-            int bRow = j * stride, k = n0;
-            for (; k + L <= n1; k += L) {
-                FloatVector d = FloatVector.fromMemorySegment(S, ds, (dyRow + k) * 4, LE);
-                acc = d.fma(FloatVector.fromArray(S, bt, bRow + k), acc);
-                if (dbt != null) d.fma(hv, FloatVector.fromArray(S, dbt, bRow + k)).intoArray(dbt, bRow + k);
-            }
-            float sum = dyTail(ds, dyRow, bt, bRow, dbt, hs, k, n1, Lanes.sum(acc));
-            partial[(i * chunks + c) * r + j] = sum;
-        }
-    }
+    // ---- out[j, c] += Σ_i g[i·r + j]·X[i, c] (dBᵀ and dA), columns [c0, c1) ---------------------------
 
     /**
-     * Columns [k0, k1) of x: dA[j, :] += dh[i, j]·x[i, :] and dx[i, :] += Σ_j dh[i, j]·A[j, :]. A's
-     * and dA's columns are copied into the thread's scratch arrays first and dA written back once:
-     * array accesses keep their bounds checks out of the loop, segment accesses did not (JFR: 11 % of
-     * a LoRA step in checkBounds). dA's sums run in the same order as in place, so the bits are the same.
+     * Blocks of rows, then strips of four vectors, four ranks at a time: sixteen sums held in registers
+     * over the block's rows, each row's X strip loaded once per block of ranks. Rows in order, so the bits are those of a
+     * row-by-row update; columns past the last strip element by element in the same order.
      */
-    private static void xChunk(Operand x, Operand a, Operand dh, Operand da, Operand dx, int k0, int k1) {
-        // column blocks small enough that A's and dA's slices stay in L1 (x is still read once)
-        for (int b0 = k0; b0 < k1; b0 += CHUNK) xBlock(x, a, dh, da, dx, b0, Math.min(k1, b0 + CHUNK));
+    private static void rowSums(Operand xo, float[] g, int r, float[] out, int os, int c0, int c1) {
+        MemorySegment xs = xo.seg();
+        int m = xo.rows(), vEnd = c0 + (c1 - c0) / (4 * L) * (4 * L);
+        long x0 = xo.offset(), xRs = xo.rs();
+        for (int i0 = 0; i0 < m; i0 += ROW_BLOCK) {
+            int i1 = Math.min(m, i0 + ROW_BLOCK);
+            for (int c = c0; c < vEnd; c += 4 * L) {
+                int j = 0;
+                for (; j + 4 <= r; j += 4) rowSums4x4(xs, x0, xRs, i0, i1, g, r, j, out, os, c);
+                for (; j < r; j++) rowSums1x4(xs, x0, xRs, i0, i1, g, r, j, out, os, c);
+            }
+        }
+        for (int c = vEnd; c < c1; c++) {
+            for (int j = 0; j < r; j++) {
+                float t = out[j * os + c];
+                for (int i = 0; i < m; i++) t = Math.fma(xs.getAtIndex(Operand.F32, x0 + i * xRs + c), g[i * r + j], t);
+                out[j * os + c] = t;
+            }
+        }
     }
 
-    private static void xBlock(Operand x, Operand a, Operand dh, Operand da, Operand dx, int k0, int k1) {
-        int r = a.rows(), w = k1 - k0;
-        Scratch s = SCRATCH.get();
-        if (s.g.length < 4 * r) s.g = new float[4 * r];
-        if (s.aw.length < r * w) s.aw = new float[r * w];
-        if (s.dacc.length < r * w) s.dacc = new float[r * w];
-        float[] g = s.g, aw = s.aw, dacc = s.dacc;
-        for (int j = 0; j < r; j++) {
-            for (int c = 0; c < w; c++) {
-                aw[j * w + c] = a.get(j, k0 + c);
-                if (da != null) dacc[j * w + c] = da.seg().getAtIndex(Operand.F32, da.offset() + (long) j * da.rs() + k0 + c);
-            }
+    private static void rowSums4x4(MemorySegment xs, long x0, long xRs, int i0, int i1, float[] g, int r, int j, float[] out,
+                                   int os, int c) {
+        int o0 = j * os + c, o1 = o0 + os, o2 = o1 + os, o3 = o2 + os;
+        FloatVector t00 = FloatVector.fromArray(S, out, o0), t01 = FloatVector.fromArray(S, out, o0 + L);
+        FloatVector t02 = FloatVector.fromArray(S, out, o0 + 2 * L), t03 = FloatVector.fromArray(S, out, o0 + 3 * L);
+        FloatVector t10 = FloatVector.fromArray(S, out, o1), t11 = FloatVector.fromArray(S, out, o1 + L);
+        FloatVector t12 = FloatVector.fromArray(S, out, o1 + 2 * L), t13 = FloatVector.fromArray(S, out, o1 + 3 * L);
+        FloatVector t20 = FloatVector.fromArray(S, out, o2), t21 = FloatVector.fromArray(S, out, o2 + L);
+        FloatVector t22 = FloatVector.fromArray(S, out, o2 + 2 * L), t23 = FloatVector.fromArray(S, out, o2 + 3 * L);
+        FloatVector t30 = FloatVector.fromArray(S, out, o3), t31 = FloatVector.fromArray(S, out, o3 + L);
+        FloatVector t32 = FloatVector.fromArray(S, out, o3 + 2 * L), t33 = FloatVector.fromArray(S, out, o3 + 3 * L);
+        for (int i = i0; i < i1; i++) {
+            long row = (x0 + i * xRs + c) * 4;
+            FloatVector x0v = FloatVector.fromMemorySegment(S, xs, row, LE), x1v = FloatVector.fromMemorySegment(S, xs, row + 4L * L, LE);
+            FloatVector x2v = FloatVector.fromMemorySegment(S, xs, row + 8L * L, LE), x3v = FloatVector.fromMemorySegment(S, xs, row + 12L * L, LE);
+            int gi = i * r + j;
+            FloatVector g0 = FloatVector.broadcast(S, g[gi]), g1 = FloatVector.broadcast(S, g[gi + 1]);
+            FloatVector g2 = FloatVector.broadcast(S, g[gi + 2]), g3 = FloatVector.broadcast(S, g[gi + 3]);
+            t00 = x0v.fma(g0, t00); t01 = x1v.fma(g0, t01); t02 = x2v.fma(g0, t02); t03 = x3v.fma(g0, t03);
+            t10 = x0v.fma(g1, t10); t11 = x1v.fma(g1, t11); t12 = x2v.fma(g1, t12); t13 = x3v.fma(g1, t13);
+            t20 = x0v.fma(g2, t20); t21 = x1v.fma(g2, t21); t22 = x2v.fma(g2, t22); t23 = x3v.fma(g2, t23);
+            t30 = x0v.fma(g3, t30); t31 = x1v.fma(g3, t31); t32 = x2v.fma(g3, t32); t33 = x3v.fma(g3, t33);
         }
-        int m = x.rows(), i = 0;
-        for (; i + 4 <= m; i += 4) {
-            for (int q = 0; q < 4; q++) {
-                long dhRow = dh.offset() + (long) (i + q) * dh.rs();
-                for (int j = 0; j < r; j++) g[q * r + j] = dh.seg().getAtIndex(Operand.F32, dhRow + j);
-            }
-            xRows4(x, dx, da != null, g, aw, dacc, r, w, k0, i);
-        }
-        for (; i < m; i++) {
-            long dhRow = dh.offset() + (long) i * dh.rs();
-            for (int j = 0; j < r; j++) g[j] = dh.seg().getAtIndex(Operand.F32, dhRow + j);
-            xRow(x, dx, da != null, g, aw, dacc, r, w, k0, i);
-        }
-        if (da == null) return;
-        for (int j = 0; j < r; j++) {
-            for (int c = 0; c < w; c++) da.seg().setAtIndex(Operand.F32, da.offset() + (long) j * da.rs() + k0 + c, dacc[j * w + c]);
-        }
+        t00.intoArray(out, o0); t01.intoArray(out, o0 + L); t02.intoArray(out, o0 + 2 * L); t03.intoArray(out, o0 + 3 * L);
+        t10.intoArray(out, o1); t11.intoArray(out, o1 + L); t12.intoArray(out, o1 + 2 * L); t13.intoArray(out, o1 + 3 * L);
+        t20.intoArray(out, o2); t21.intoArray(out, o2 + L); t22.intoArray(out, o2 + 2 * L); t23.intoArray(out, o2 + 3 * L);
+        t30.intoArray(out, o3); t31.intoArray(out, o3 + L); t32.intoArray(out, o3 + 2 * L); t33.intoArray(out, o3 + 3 * L);
     }
+
+    private static void rowSums1x4(MemorySegment xs, long x0, long xRs, int i0, int i1, float[] g, int r, int j, float[] out,
+                                   int os, int c) {
+        int o = j * os + c;
+        FloatVector t0 = FloatVector.fromArray(S, out, o), t1 = FloatVector.fromArray(S, out, o + L);
+        FloatVector t2 = FloatVector.fromArray(S, out, o + 2 * L), t3 = FloatVector.fromArray(S, out, o + 3 * L);
+        for (int i = i0; i < i1; i++) {
+            long row = (x0 + i * xRs + c) * 4;
+            FloatVector gv = FloatVector.broadcast(S, g[i * r + j]);
+            t0 = FloatVector.fromMemorySegment(S, xs, row, LE).fma(gv, t0);
+            t1 = FloatVector.fromMemorySegment(S, xs, row + 4L * L, LE).fma(gv, t1);
+            t2 = FloatVector.fromMemorySegment(S, xs, row + 8L * L, LE).fma(gv, t2);
+            t3 = FloatVector.fromMemorySegment(S, xs, row + 12L * L, LE).fma(gv, t3);
+        }
+        t0.intoArray(out, o); t1.intoArray(out, o + L); t2.intoArray(out, o + 2 * L); t3.intoArray(out, o + 3 * L);
+    }
+
+    // ---- dx[i, c] += Σ_j g[i·r + j]·A[j, c], columns [c0, c1) ----------------------------------------
 
     /**
-     * Rows i..i+3 of {@link #xBlock} (g holds their dh rows, r apart): each dA vector is loaded and
-     * stored once per four rows, its sums still row by row in order (the same bits as {@link #xRow}).
-     * dA and dx are separate loops in separate small methods: as one method, C2 sometimes left it in
-     * the Vector API's allocating fallback (55 MiB/step in one two-thread LoRA run, 0.7 in the next).
+     * Strips of four vectors, four ranks at a time: A's sixteen vectors held in registers while the
+     * rows stream past; ranks in order per element (the bits of a rank-by-rank update).
      */
-    private static void xRows4(Operand x, Operand dx, boolean hasDa, float[] g, float[] aw, float[] dacc, int r, int w,
-                               int k0, int i) {
-        MemorySegment xs = x.seg();
-        long x0 = x.offset() + (long) i * x.rs() + k0, xRs = x.rs();
-        long d0 = dx == null ? 0 : dx.offset() + (long) i * dx.rs() + k0, dRs = dx == null ? 0 : dx.rs();
-        int vEnd = w / L * L;
-        if (hasDa) daRows4(xs, x0, xRs, g, dacc, r, w, vEnd);
-        if (dx != null) dxRows4(dx.seg(), d0, dRs, g, aw, r, w, vEnd);
-        for (int q = 0; q < 4; q++) {
-            xTail(xs, x0 + q * xRs, dx, d0 + q * dRs, hasDa, g, q * r, aw, dacc, r, w, vEnd);
+    private static void addRankTerms(Operand dx, float[] g, int r, float[] aw, int os, int c0, int c1) {
+        MemorySegment ds = dx.seg();
+        int m = dx.rows(), vEnd = c0 + (c1 - c0) / (4 * L) * (4 * L);
+        long d0 = dx.offset(), dRs = dx.rs();
+        for (int i0 = 0; i0 < m; i0 += ROW_BLOCK) {
+            int i1 = Math.min(m, i0 + ROW_BLOCK);
+            for (int c = c0; c < vEnd; c += 4 * L) {
+                int j = 0;
+                for (; j + 4 <= r; j += 4) rankTerms4x4(ds, d0, dRs, i0, i1, g, r, j, aw, os, c);
+                for (; j < r; j++) rankTerms1x4(ds, d0, dRs, i0, i1, g, r, j, aw, os, c);
+            }
         }
-    }
-
-    /** dA[j, c] += Σ_q g[q·r + j] · x[q, c] over four rows, in row order, for whole vectors c < vEnd. */
-    private static void daRows4(MemorySegment xs, long x0, long xRs, float[] g, float[] dacc, int r, int w, int vEnd) {
-        for (int c = 0; c < vEnd; c += L) {
-            FloatVector xv0 = FloatVector.fromMemorySegment(S, xs, (x0 + c) * 4, LE);
-            FloatVector xv1 = FloatVector.fromMemorySegment(S, xs, (x0 + xRs + c) * 4, LE);
-            FloatVector xv2 = FloatVector.fromMemorySegment(S, xs, (x0 + 2 * xRs + c) * 4, LE);
-            FloatVector xv3 = FloatVector.fromMemorySegment(S, xs, (x0 + 3 * xRs + c) * 4, LE);
-            for (int j = 0; j < r; j++) {
-                FloatVector t = FloatVector.fromArray(S, dacc, j * w + c);
-                t = xv0.fma(FloatVector.broadcast(S, g[j]), t);
-                t = xv1.fma(FloatVector.broadcast(S, g[r + j]), t);
-                t = xv2.fma(FloatVector.broadcast(S, g[2 * r + j]), t);
-                t = xv3.fma(FloatVector.broadcast(S, g[3 * r + j]), t);
-                t.intoArray(dacc, j * w + c);
+        for (int i = 0; i < m && vEnd < c1; i++) {
+            for (int cc = vEnd; cc < c1; cc++) {
+                long at = d0 + i * dRs + cc;
+                float acc = ds.getAtIndex(Operand.F32, at);
+                for (int j = 0; j < r; j++) acc = Math.fma(aw[j * os + cc], g[i * r + j], acc);
+                ds.setAtIndex(Operand.F32, at, acc);
             }
         }
     }
 
-    /** dx[q, c] += Σ_j g[q·r + j] · A[j, c] for four rows, whole vectors c < vEnd. */
-    private static void dxRows4(MemorySegment ds, long d0, long dRs, float[] g, float[] aw, int r, int w, int vEnd) {
-        for (int c = 0; c < vEnd; c += L) {
-            FloatVector a0 = FloatVector.fromMemorySegment(S, ds, (d0 + c) * 4, LE);
-            FloatVector a1 = FloatVector.fromMemorySegment(S, ds, (d0 + dRs + c) * 4, LE);
-            FloatVector a2 = FloatVector.fromMemorySegment(S, ds, (d0 + 2 * dRs + c) * 4, LE);
-            FloatVector a3 = FloatVector.fromMemorySegment(S, ds, (d0 + 3 * dRs + c) * 4, LE);
-            for (int j = 0; j < r; j++) {
-                FloatVector av = FloatVector.fromArray(S, aw, j * w + c);
-                a0 = av.fma(FloatVector.broadcast(S, g[j]), a0);
-                a1 = av.fma(FloatVector.broadcast(S, g[r + j]), a1);
-                a2 = av.fma(FloatVector.broadcast(S, g[2 * r + j]), a2);
-                a3 = av.fma(FloatVector.broadcast(S, g[3 * r + j]), a3);
-            }
-            a0.intoMemorySegment(ds, (d0 + c) * 4, LE);
-            a1.intoMemorySegment(ds, (d0 + dRs + c) * 4, LE);
-            a2.intoMemorySegment(ds, (d0 + 2 * dRs + c) * 4, LE);
-            a3.intoMemorySegment(ds, (d0 + 3 * dRs + c) * 4, LE);
+    private static void rankTerms4x4(MemorySegment ds, long d0, long dRs, int i0, int i1, float[] g, int r, int j, float[] aw,
+                                     int os, int c) {
+        int o0 = j * os + c, o1 = o0 + os, o2 = o1 + os, o3 = o2 + os;
+        FloatVector a00 = FloatVector.fromArray(S, aw, o0), a01 = FloatVector.fromArray(S, aw, o0 + L);
+        FloatVector a02 = FloatVector.fromArray(S, aw, o0 + 2 * L), a03 = FloatVector.fromArray(S, aw, o0 + 3 * L);
+        FloatVector a10 = FloatVector.fromArray(S, aw, o1), a11 = FloatVector.fromArray(S, aw, o1 + L);
+        FloatVector a12 = FloatVector.fromArray(S, aw, o1 + 2 * L), a13 = FloatVector.fromArray(S, aw, o1 + 3 * L);
+        FloatVector a20 = FloatVector.fromArray(S, aw, o2), a21 = FloatVector.fromArray(S, aw, o2 + L);
+        FloatVector a22 = FloatVector.fromArray(S, aw, o2 + 2 * L), a23 = FloatVector.fromArray(S, aw, o2 + 3 * L);
+        FloatVector a30 = FloatVector.fromArray(S, aw, o3), a31 = FloatVector.fromArray(S, aw, o3 + L);
+        FloatVector a32 = FloatVector.fromArray(S, aw, o3 + 2 * L), a33 = FloatVector.fromArray(S, aw, o3 + 3 * L);
+        for (int i = i0; i < i1; i++) {
+            long row = (d0 + i * dRs + c) * 4;
+            int gi = i * r + j;
+            FloatVector g0 = FloatVector.broadcast(S, g[gi]), g1 = FloatVector.broadcast(S, g[gi + 1]);
+            FloatVector g2 = FloatVector.broadcast(S, g[gi + 2]), g3 = FloatVector.broadcast(S, g[gi + 3]);
+            FloatVector v0 = FloatVector.fromMemorySegment(S, ds, row, LE);
+            v0 = a30.fma(g3, a20.fma(g2, a10.fma(g1, a00.fma(g0, v0))));
+            v0.intoMemorySegment(ds, row, LE);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, ds, row + 4L * L, LE);
+            v1 = a31.fma(g3, a21.fma(g2, a11.fma(g1, a01.fma(g0, v1))));
+            v1.intoMemorySegment(ds, row + 4L * L, LE);
+            FloatVector v2 = FloatVector.fromMemorySegment(S, ds, row + 8L * L, LE);
+            v2 = a32.fma(g3, a22.fma(g2, a12.fma(g1, a02.fma(g0, v2))));
+            v2.intoMemorySegment(ds, row + 8L * L, LE);
+            FloatVector v3 = FloatVector.fromMemorySegment(S, ds, row + 12L * L, LE);
+            v3 = a33.fma(g3, a23.fma(g2, a13.fma(g1, a03.fma(g0, v3))));
+            v3.intoMemorySegment(ds, row + 12L * L, LE);
         }
     }
 
-    /** One row i of {@link #xBlock}: dA += g ⊗ x[i, :], dx[i, :] += Σ_j g[j]·A[j, :]. */
-    private static void xRow(Operand x, Operand dx, boolean hasDa, float[] g, float[] aw, float[] dacc, int r, int w,
-                             int k0, int i) {
-        MemorySegment xs = x.seg();
-        long xRow = x.offset() + (long) i * x.rs() + k0;
-        long dxRow = dx == null ? 0 : dx.offset() + (long) i * dx.rs() + k0;
-        int c = 0;
-        for (; c + L <= w; c += L) {
-            if (hasDa) {
-                FloatVector xv = FloatVector.fromMemorySegment(S, xs, (xRow + c) * 4, LE);
-                for (int j = 0; j < r; j++) {
-                    xv.fma(FloatVector.broadcast(S, g[j]), FloatVector.fromArray(S, dacc, j * w + c)).intoArray(dacc, j * w + c);
-                }
-            }
-            if (dx != null) {
-                FloatVector acc = FloatVector.fromMemorySegment(S, dx.seg(), (dxRow + c) * 4, LE);
-                for (int j = 0; j < r; j++) acc = FloatVector.fromArray(S, aw, j * w + c).fma(FloatVector.broadcast(S, g[j]), acc);
-                acc.intoMemorySegment(dx.seg(), (dxRow + c) * 4, LE);
-            }
-        }
-        xTail(xs, xRow, dx, dxRow, hasDa, g, 0, aw, dacc, r, w, c);
-    }
-
-    /** Columns [c0, w) of one row, element by element; its dh values are g[g0 .. g0 + r). */
-    private static void xTail(MemorySegment xs, long xRow, Operand dx, long dxRow, boolean hasDa, float[] g, int g0,
-                              float[] aw, float[] dacc, int r, int w, int c0) {
-        for (int c = c0; c < w; c++) {
-            float xv = xs.getAtIndex(Operand.F32, xRow + c);
-            float acc = dx == null ? 0f : dx.seg().getAtIndex(Operand.F32, dxRow + c);
-            for (int j = 0; j < r; j++) {
-                if (hasDa) dacc[j * w + c] = Math.fma(xv, g[g0 + j], dacc[j * w + c]);
-                acc = Math.fma(aw[j * w + c], g[g0 + j], acc);
-            }
-            if (dx != null) dx.seg().setAtIndex(Operand.F32, dxRow + c, acc);
+    private static void rankTerms1x4(MemorySegment ds, long d0, long dRs, int i0, int i1, float[] g, int r, int j, float[] aw,
+                                     int os, int c) {
+        int o = j * os + c;
+        FloatVector a0 = FloatVector.fromArray(S, aw, o), a1 = FloatVector.fromArray(S, aw, o + L);
+        FloatVector a2 = FloatVector.fromArray(S, aw, o + 2 * L), a3 = FloatVector.fromArray(S, aw, o + 3 * L);
+        for (int i = i0; i < i1; i++) {
+            long row = (d0 + i * dRs + c) * 4;
+            FloatVector gv = FloatVector.broadcast(S, g[i * r + j]);
+            a0.fma(gv, FloatVector.fromMemorySegment(S, ds, row, LE)).intoMemorySegment(ds, row, LE);
+            a1.fma(gv, FloatVector.fromMemorySegment(S, ds, row + 4L * L, LE)).intoMemorySegment(ds, row + 4L * L, LE);
+            a2.fma(gv, FloatVector.fromMemorySegment(S, ds, row + 8L * L, LE)).intoMemorySegment(ds, row + 8L * L, LE);
+            a3.fma(gv, FloatVector.fromMemorySegment(S, ds, row + 12L * L, LE)).intoMemorySegment(ds, row + 12L * L, LE);
         }
     }
 

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The fused LoRA paths of the vector backend ({@link VectorLora}: the adapter term folded into the
- * base GEMM's tile store; dh/dB from one pass over dy, dA/dx from one pass over x) against the
+ * base GEMM's tile store; dh, dB, dA and dx as register-blocked passes) against the
  * reference kernels' unfused composition, and the LoRA linear's backward against finite differences.
  */
 class VectorLoraTest {
@@ -32,7 +32,7 @@ class VectorLoraTest {
 
     /**
      * Ragged M (edge tiles), K above the GEMM's depth block (the term must be added once, not per
-     * block), N across several dy chunks, ranks 1, 2, 8 and 6 (dh in blocks of four ranks plus a rest), BF16 base weights, with and without bias,
+     * block), N and K across several column strips with a ragged rest, ranks 1, 2, 8 and 6 (blocks of four ranks plus a rest), BF16 base weights, with and without bias,
      * and M below the small-rows cut-off (the unfused path).
      */
     @ParameterizedTest(name = "M={0} K={1} N={2} r={3} {4} bias={5} threads={6}")
