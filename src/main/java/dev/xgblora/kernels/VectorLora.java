@@ -83,15 +83,15 @@ final class VectorLora {
         int m = dy.rows(), n = dy.cols(), r = a.rows(), k = x.cols(), nStride = stride(n), kStride = stride(k);
         Scratch s = SCRATCH.get();
         float[] bt = packTransposed(b, 1f, nStride);
-        float[] g = s.g = grow(s.g, m * r);
+        float[] g = s.g = grow(s.g, Math.multiplyExact(m, r));
         pool.forRange(m, 4, (i0, i1) -> dhRows(dy, bt, nStride, r, scale, g, i0, i1));
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < r; j++) dh.seg().setAtIndex(Operand.F32, dh.offset() + (long) i * dh.rs() + j, g[i * r + j]);
         }
         if (db != null) {
-            float[] hs = s.hs = grow(s.hs, m * r);
+            float[] hs = s.hs = grow(s.hs, Math.multiplyExact(m, r));
             for (int i = 0; i < m; i++) for (int j = 0; j < r; j++) hs[i * r + j] = scale * h.get(i, j);
-            float[] acc = s.acc = grow(s.acc, r * nStride);
+            float[] acc = s.acc = grow(s.acc, Math.multiplyExact(r, nStride));
             java.util.Arrays.fill(acc, 0, r * nStride, 0f);
             pool.forRange(n, 4 * L, (c0, c1) -> rowSums(dy, hs, r, acc, nStride, c0, c1));
             for (int i = 0; i < n; i++) {
@@ -102,7 +102,7 @@ final class VectorLora {
             }
         }
         if (da == null && dx == null) return;
-        float[] acc = s.acc = grow(s.acc, r * kStride), aw = s.aw = grow(s.aw, r * kStride);
+        float[] acc = s.acc = grow(s.acc, Math.multiplyExact(r, kStride)), aw = s.aw = grow(s.aw, Math.multiplyExact(r, kStride));
         for (int j = 0; j < r; j++) {
             for (int c = 0; c < k; c++) {
                 aw[j * kStride + c] = a.get(j, c);
