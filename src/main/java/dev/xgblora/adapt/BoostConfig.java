@@ -40,8 +40,6 @@ public final class BoostConfig {
     public int rewarmSteps = -1;
     /** Steps that train the head alone before the first round (a warm start; adapter methods only). */
     public int headWarmupSteps;
-    /** How each booster's A starts: a random draw, or aligned with the module's gradient on a probe batch. */
-    public BoosterInit init = BoosterInit.RANDOM;
     /** How finished boosters join the frozen weights (factored next to a mapped weight, or dense). */
     public MergeMode merge = MergeMode.AUTO;
 
@@ -67,7 +65,6 @@ public final class BoostConfig {
     public BoostConfig rewarmSteps(int v) { rewarmSteps = v; return this; }
     public BoostConfig merge(MergeMode v) { merge = v; return this; }
     public BoostConfig headWarmupSteps(int v) { headWarmupSteps = v; return this; }
-    public BoostConfig init(BoosterInit v) { init = v; return this; }
 
     /** Takes the run's seed when none of its own was set (every random choice derives from it). */
     public BoostConfig seedIfUnset(long runSeed) {

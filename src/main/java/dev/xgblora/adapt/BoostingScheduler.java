@@ -4,7 +4,6 @@ import dev.xgblora.model.Linear;
 import dev.xgblora.model.LoraAdapter;
 import dev.xgblora.model.Param;
 import dev.xgblora.tensor.DType;
-import dev.xgblora.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
@@ -208,55 +207,6 @@ public final class BoostingScheduler {
             out.add(lin.adapter().b());
         }
         return out;
-    }
-
-    // ---- Gradient-aligned boosters (BoosterInit.GRADIENT) ---------------------------------------
-
-    /** B = ε·u/s in the second probe moves each weight by ε·‖A‖ (about 6e-4): too little to change the probe's gradients. */
-    private static final double ALIGN_EPS = 1e-3;
-
-    /**
-     * Gradient-aligned start, step 1, after a probe backward with B = 0 (so ∂L/∂B = s·G·Aᵀ, G the
-     * module's weight gradient): B = (ε/s)·u with u the orthonormalised columns of ∂L/∂B; gradients
-     * cleared. A module whose ∂L/∂B is degenerate keeps B = 0 and, in step 2, its random A.
-     */
-    public void alignOutputs() {
-        for (Linear lin : current) {
-            LoraAdapter a = lin.adapter();
-            double[][] u = Orthonormal.columns(a.b().grad());
-            if (Orthonormal.orthonormalize(u)) {
-                Tensor b = a.b().value();
-                for (int j = 0; j < u.length; j++) {
-                    for (int i = 0; i < u[j].length; i++) b.set(i, j, (float) (ALIGN_EPS / a.scale() * u[j][i]));
-                }
-            }
-            a.a().grad().zero();
-            a.b().grad().zero();
-        }
-    }
-
-    /**
-     * Step 2, after a second probe backward (∂L/∂A = ε·uᵀ·G, the top right singular directions after
-     * one subspace iteration): A's rows = the orthonormalised rows of ∂L/∂A, each at the norm it was
-     * drawn with (so the step size per booster is that of a random start); B back to 0.
-     */
-    public void alignInputs() {
-        for (Linear lin : current) {
-            LoraAdapter a = lin.adapter();
-            Tensor av = a.a().value();
-            double[][] v = Orthonormal.rows(a.a().grad());
-            if (Orthonormal.orthonormalize(v) && Orthonormal.anyNonZero(a.b().value())) {
-                for (int j = 0; j < v.length; j++) {
-                    double norm = 0;
-                    for (int c = 0; c < v[j].length; c++) norm += (double) av.get(j, c) * av.get(j, c);
-                    norm = Math.sqrt(norm);
-                    for (int c = 0; c < v[j].length; c++) av.set(j, c, (float) (norm * v[j][c]));
-                }
-            }
-            a.b().value().zero();
-            a.a().grad().zero();
-            a.b().grad().zero();
-        }
     }
 
     /** LoRA+ learning-rate multiplier: {@link BoostConfig#loraPlusRatio} for B, 1 for A. */

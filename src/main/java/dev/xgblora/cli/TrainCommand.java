@@ -1,7 +1,6 @@
 package dev.xgblora.cli;
 
 import dev.xgblora.adapt.BoostConfig;
-import dev.xgblora.adapt.BoosterInit;
 import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.MergeMode;
 import dev.xgblora.adapt.Preset;
@@ -112,7 +111,6 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eta", defaultValue = "1.0", description = "Merge shrinkage η.") float eta;
     @Option(names = "--adapter-l2", defaultValue = "0", description = "λ: L2 penalty on adapter factors.") float l2;
     @Option(names = "--targets", split = ",", defaultValue = "all", description = "Target modules: names (query,key,value,attn_out,intermediate,output) or globs; 'all'.") List<String> targets;
-    @Option(names = "--booster-init", defaultValue = "random", description = "How each booster's A starts: random (PEFT's draw) or gradient (aligned with the top singular directions of its module's gradient on the round's probe batch; two extra forward/backward passes per round).") String boosterInit;
     @Option(names = "--layer-selection", description = "random (xgblora default), cyclic, gradient (the L_s layers whose candidate boosters have the largest gradient on a probe batch) or all.") String layerSelection;
     @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input while training (PEFT's lora_dropout).") float loraDropout;
     @Option(names = "--lora-plus-ratio", defaultValue = "1", description = "LoRA+: learning-rate multiplier of B.") float loraPlus;
@@ -209,7 +207,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (pack) TaskData.requirePackable(data.task());
         BoostConfig b = BoostConfig.of(preset).stepsPerRound(kappa).rounds(rounds).layersPerRound(layersPerBooster)
                 .rank(rank).alpha(alpha).rsLora(rsLora).eta(eta).l2(l2).targets(targets).loraPlusRatio(loraPlus).dropout(loraDropout).seed(seed)
-                .merge(MergeMode.parse(merge)).headWarmupSteps(headWarmupSteps).init(BoosterInit.parse(boosterInit));
+                .merge(MergeMode.parse(merge)).headWarmupSteps(headWarmupSteps);
         if (layerSelection != null) b.selection(LayerSelection.parse(layerSelection));
         TrainConfig c = new TrainConfig().steps(steps).epochs(epochs == null ? 1 : epochs).batchSize(batchSize).gradAccum(gradAccum).maxLength(maxLength)
                 .lr(adapterLr).headLr(headLr != null ? headLr : preset == Preset.HEAD ? 1e-3 : 5e-4).weightDecay(weightDecay).warmupRatio(warmupRatio)

@@ -4,7 +4,6 @@ import dev.xgblora.adapt.BoostConfig;
 import dev.xgblora.adapt.BoostPlan;
 import dev.xgblora.adapt.BoostingScheduler;
 import dev.xgblora.adapt.Booster;
-import dev.xgblora.adapt.BoosterInit;
 import dev.xgblora.adapt.LayerSelection;
 import dev.xgblora.adapt.Seeds;
 import dev.xgblora.kernels.DeviceOutOfMemory;
@@ -286,8 +285,6 @@ public final class Trainer {
     void beginRound(int round, int[] layers) {
         List<Param> ps = layers != null ? scheduler.begin(round, layers)
                 : plan.selection() == LayerSelection.GRADIENT ? probeLayers(round) : scheduler.begin(round);
-        // a restored round's A and B come from the checkpoint
-        if (layers == null && scheduler.config().init == BoosterInit.GRADIENT) alignBoosters(round);
         boosterOpt.reset();
         for (Param p : ps) boosterOpt.add(p, (float) cfg.lr * scheduler.lrScale(p));
         roundLossSum = 0;
@@ -311,25 +308,6 @@ public final class Trainer {
         for (Param p : scheduler.roundParams()) p.grad().zero();
         otherOpt.zeroGrad(); // the probe's head gradients
         return scheduler.roundParams();
-    }
-
-    /**
-     * Gradient-aligned boosters: two forward and backward passes on the round's probe batch, one
-     * subspace iteration on every booster's module gradient (see {@link BoostingScheduler#alignOutputs}).
-     * Deterministic, like the probe batch.
-     */
-    private void alignBoosters(int round) {
-        var batch = train.batch(probeUnits(round));
-        scheduler.setTraining(false); // no adapter dropout in the probes
-        try {
-            model.trainStep(batch, 1f);
-            scheduler.alignOutputs();
-            model.trainStep(batch, 1f);
-            scheduler.alignInputs();
-        } finally {
-            scheduler.setTraining(true);
-        }
-        otherOpt.zeroGrad(); // the probes' head gradients
     }
 
     /** The probe batch of round {@code round}: batch-size training units drawn without replacement from (seed, round). */
