@@ -301,11 +301,11 @@ final class VectorLora {
                 for (; j < r; j++) rankTerms1x4(ds, d0, dRs, i0, i1, g, r, j, aw, os, c);
             }
         }
-        for (int i = 0; i < m && vEnd < c1; i++) {
-            for (int cc = vEnd; cc < c1; cc++) {
-                long at = d0 + i * dRs + cc;
+        for (int c = vEnd; c < c1; c++) { // columns past the last strip, element by element
+            for (int i = 0; i < m; i++) {
+                long at = d0 + i * dRs + c;
                 float acc = ds.getAtIndex(Operand.F32, at);
-                for (int j = 0; j < r; j++) acc = Math.fma(aw[j * os + cc], g[i * r + j], acc);
+                for (int j = 0; j < r; j++) acc = Math.fma(aw[j * os + c], g[i * r + j], acc);
                 ds.setAtIndex(Operand.F32, at, acc);
             }
         }
